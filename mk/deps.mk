@@ -1,0 +1,47 @@
+# Test dependencies: what the end-to-end and interop suites need besides Go.
+# Every target installs only what is missing, so `make test` on a machine that
+# has everything does nothing here, and on a brand-new Debian machine (CI, as
+# root) it installs it all. `apt-get update` runs only when an install is due.
+
+INTEROP_DIR := test/interop
+# The system interpreter on purpose: Debian's python3-socketio lives there,
+# not in whatever python3 comes first on PATH (pyenv, venvs).
+SYSTEM_PYTHON ?= /usr/bin/python3
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: test-deps
+test-deps: deps-python deps-node-interop ## Install what the test suites need (Python socketio, npm packages)
+
+.PHONY: deps-python
+deps-python: ## Install python3-socketio, python3-websocket, python3-requests for /usr/bin/python3 if missing
+	@if [ -x $(SYSTEM_PYTHON) ] && $(SYSTEM_PYTHON) -c 'import socketio, websocket, requests' 2>/dev/null; then \
+		echo "deps-python: python3-socketio, python3-websocket, python3-requests already installed"; \
+	else \
+		set -e; $(call apt_install_sh,python3 python3-socketio python3-websocket python3-requests); \
+		$(SYSTEM_PYTHON) -c 'import socketio, websocket, requests'; \
+	fi
+
+.PHONY: deps-node-interop
+deps-node-interop: $(INTEROP_DIR)/node_modules/.package-lock.json ## npm ci in test/interop when node_modules is missing or older than the lock
+
+# npm ci writes node_modules/.package-lock.json; its mtime says when the tree
+# was last installed from the lock.
+$(INTEROP_DIR)/node_modules/.package-lock.json: $(INTEROP_DIR)/package-lock.json $(INTEROP_DIR)/package.json
+	@command -v npm >/dev/null 2>&1 || { set -e; $(call apt_install_sh,nodejs npm); }
+	cd $(INTEROP_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: deps-redis
+deps-redis: ## Install redis-server if missing (for the multi-node tests)
+	@if command -v redis-server >/dev/null 2>&1; then \
+		echo "deps-redis: redis-server already installed"; \
+	else \
+		set -e; $(call apt_install_sh,redis-server); \
+	fi
+
+# apt_install_sh installs Debian packages $(1), refreshing the package lists
+# first; one shell command line, for use inside a recipe's if/else.
+apt_install_sh = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(1)
+
+TEST_DEPS += deps-python deps-node-interop
