@@ -1,0 +1,257 @@
+package spool_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/spool"
+)
+
+// TestMain doubles as a writer process for TestAppendConcurrentProcesses:
+// with SPOOL_TEST_WRITER set it appends records and exits.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("SPOOL_TEST_WRITER"); dir != "" {
+		s, err := spool.Open(dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		id := os.Getenv("SPOOL_TEST_ID")
+		for i := range 10 {
+			if err := s.Append(rec(id, i, base)); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(3)
+			}
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+var base = time.Date(2026, 11, 25, 22, 0, 0, 0, time.UTC)
+
+func rec(session string, i int, t0 time.Time) spool.Record {
+	return spool.Record{Namespace: "/hook", Event: "pre_tool", Data: map[string]any{
+		"event_id":   fmt.Sprintf("%s-%03d", session, i),
+		"session_id": session,
+		"timestamp":  t0.Add(time.Duration(i) * time.Millisecond).Format("2006-01-02T15:04:05.000Z07:00"),
+		"n":          float64(i),
+	}}
+}
+
+func mustOpen(tb testing.TB) *spool.Spool {
+	tb.Helper()
+	s, err := spool.Open(filepath.Join(tb.TempDir(), "spool"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func drainAll(tb testing.TB, s *spool.Spool) []spool.Record {
+	tb.Helper()
+	var got []spool.Record
+	n, err := s.Drain(context.Background(), func(r spool.Record) error {
+		got = append(got, r)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if n != len(got) {
+		tb.Fatalf("Drain reported %d, sent %d", n, len(got))
+	}
+	return got
+}
+
+// checkPerSession verifies every session's records arrived once each, in order.
+func checkPerSession(tb testing.TB, got []spool.Record, sessions, per int) {
+	tb.Helper()
+	if len(got) != sessions*per {
+		tb.Fatalf("got %d records, want %d", len(got), sessions*per)
+	}
+	next := map[string]int{}
+	seen := map[string]bool{}
+	for _, r := range got {
+		id := r.Data["event_id"].(string)
+		if seen[id] {
+			tb.Fatalf("record %s delivered twice", id)
+		}
+		seen[id] = true
+		sid := r.Data["session_id"].(string)
+		if got, want := int(r.Data["n"].(float64)), next[sid]; got != want {
+			tb.Fatalf("session %s: got record %d, want %d (out of order)", sid, got, want)
+		}
+		next[sid]++
+	}
+}
+
+func TestAppendDrainOrder(t *testing.T) {
+	s := mustOpen(t)
+	// Appended out of order: the hook that ran first may spool last.
+	for _, i := range []int{2, 0, 3, 1, 4} {
+		if err := s.Append(rec("a", i, base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Len(); err != nil || n != 5 {
+		t.Fatalf("Len = %d, %v; want 5", n, err)
+	}
+	got := drainAll(t, s)
+	checkPerSession(t, got, 1, 5)
+	if got, want := got[0].Namespace+" "+got[0].Event, "/hook pre_tool"; got != want {
+		t.Errorf("record = %q, want %q", got, want)
+	}
+	if n, _ := s.Len(); n != 0 {
+		t.Errorf("Len after drain = %d, want 0", n)
+	}
+}
+
+func TestAppendConcurrentGoroutines(t *testing.T) {
+	s := mustOpen(t)
+	const writers, per = 50, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range per {
+				if err := s.Append(rec("s"+strconv.Itoa(w), i, base)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	checkPerSession(t, drainAll(t, s), writers, per)
+}
+
+func TestAppendConcurrentProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns 50 processes")
+	}
+	dir := filepath.Join(t.TempDir(), "spool")
+	const writers = 50
+	cmds := make([]*exec.Cmd, writers)
+	for w := range writers {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SPOOL_TEST_WRITER="+dir, "SPOOL_TEST_ID=p"+strconv.Itoa(w))
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[w] = cmd
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("writer %d: %v", cmd.Process.Pid, err)
+		}
+	}
+	s, err := spool.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPerSession(t, drainAll(t, s), writers, 10)
+}
+
+func TestDrainStopsAtError(t *testing.T) {
+	s := mustOpen(t)
+	for i := range 5 {
+		if err := s.Append(rec("a", i, base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	boom := errors.New("mpmd went away")
+	calls := 0
+	n, err := s.Drain(context.Background(), func(r spool.Record) error {
+		calls++
+		if calls == 3 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || n != 2 {
+		t.Fatalf("Drain = %d, %v; want 2, %v", n, err, boom)
+	}
+	if l, _ := s.Len(); l != 3 {
+		t.Fatalf("Len = %d, want 3 (the failed record stays)", l)
+	}
+	got := drainAll(t, s)
+	if len(got) != 3 || got[0].Data["event_id"] != "a-002" {
+		t.Fatalf("second drain started at %v, want a-002", got[0].Data["event_id"])
+	}
+}
+
+func TestDrainContextEnds(t *testing.T) {
+	s := mustOpen(t)
+	for i := range 3 {
+		if err := s.Append(rec("a", i, base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := s.Drain(ctx, func(spool.Record) error { cancel(); return nil })
+	if !errors.Is(err, context.Canceled) || n != 1 {
+		t.Fatalf("Drain = %d, %v; want 1, context.Canceled", n, err)
+	}
+}
+
+func TestDrainConcurrentDrainersExactlyOnce(t *testing.T) {
+	s := mustOpen(t)
+	const sessions, per = 10, 30
+	for sIdx := range sessions {
+		for i := range per {
+			if err := s.Append(rec("s"+strconv.Itoa(sIdx), i, base)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var mu sync.Mutex
+	var got []spool.Record
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				n, err := s.Drain(context.Background(), func(r spool.Record) error {
+					mu.Lock()
+					got = append(got, r)
+					mu.Unlock()
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	checkPerSession(t, got, sessions, per)
+}
+
+func TestDrainQuarantinesCorruptRecord(t *testing.T) {
+	s := mustOpen(t)
+	if err := s.Append(rec("a", 1, base)); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(s.Dir(), "0000000000000-0000000000000000000-000000000000.json")
+	if err := os.WriteFile(bad, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := drainAll(t, s)
+	if len(got) != 1 {
+		t.Fatalf("got %d records, want 1", len(got))
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "bad", filepath.Base(bad))); err != nil {
+		t.Errorf("corrupt record not quarantined: %v", err)
+	}
+}
