@@ -1,0 +1,96 @@
+// Package mpmdcli is mpmd's command line: `run` (the default, foreground),
+// `start` (background), `stop` and `status`. cmd/mpmd only parses and calls
+// it, so tests can run the commands with their own output streams.
+package mpmdcli
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/mpm-dev/mpm/pkg/paths"
+	"github.com/mpm-dev/mpm/pkg/version"
+)
+
+// CLI is mpmd's root command.
+type CLI struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
+	Run    RunCmd    `cmd:"" default:"withargs" help:"Run mpmd in the foreground (the default)."`
+	Start  StartCmd  `cmd:"" help:"Start mpmd in the background and print the dashboard URL."`
+	Stop   StopCmd   `cmd:"" help:"Stop the running mpmd."`
+	Status StatusCmd `cmd:"" help:"Say whether mpmd is running, where, and how it is doing."`
+}
+
+// ServeFlags are the flags shared by run and start.
+type ServeFlags struct {
+	Port           int           `help:"Port to listen on (0 picks a free one)." env:"SOCKETIO_PORT" default:"8765"`
+	Host           string        `help:"Address to listen on." default:"127.0.0.1"`
+	Token          string        `help:"Require this token from every client." env:"CLAUDE_MPM_SOCKETIO_TOKEN"`
+	CORSOrigin     []string      `name:"cors-origin" help:"Browser origin allowed besides loopback ones (repeatable, comma-separated; * allows any)."`
+	DB             string        `help:"Event store file, or :memory: for a store that lives only as long as mpmd." default:"${db}"`
+	Insecure       bool          `help:"Allow listening on a non-loopback address without a token."`
+	Open           bool          `help:"Open the dashboard in a browser once mpmd is up."`
+	RetentionAge   time.Duration `name:"retention-age" help:"Delete events older than this (0 keeps them)." default:"720h"`
+	RetentionCount int64         `name:"retention-count" help:"Keep at most this many events (0: no limit)." default:"1000000"`
+	Heartbeat      time.Duration `help:"Interval of /system heartbeat events." default:"30s"`
+	LogLevel       string        `name:"log-level" help:"debug, info, warn or error (CLAUDE_MPM_HOOK_DEBUG=true means debug)." default:"info" enum:"debug,info,warn,error"`
+	NoSpoolDrain   bool          `name:"no-spool-drain" help:"Do not deliver events that mpm-hook spooled while mpmd was down." hidden:""`
+}
+
+// Env is what commands use of the outside world; tests replace it.
+type Env struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Dirs   paths.Dirs
+}
+
+// Main parses args and runs the command, returning the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	dirs := paths.Resolve()
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("mpmd"),
+		kong.Description("mpmd: the event daemon that lets you watch Claude Code sessions live."),
+		kong.Vars{"version": version.Version, "db": dirs.DB()},
+		kong.Writers(stdout, stderr),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "mpmd:", err)
+		return 2
+	}
+	code := 0
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c, ok := r.(exitCode)
+				if !ok {
+					panic(r)
+				}
+				code = int(c)
+			}
+		}()
+		ctx, err := parser.Parse(args)
+		if err != nil {
+			parser.FatalIfErrorf(err)
+			return
+		}
+		env := &Env{Stdout: stdout, Stderr: stderr, Dirs: dirs}
+		if err := ctx.Run(env); err != nil {
+			var ec exitCode
+			if e, ok := err.(interface{ ExitCode() int }); ok {
+				ec = exitCode(e.ExitCode())
+			} else {
+				ec = 1
+			}
+			fmt.Fprintln(stderr, "mpmd:", err)
+			code = int(ec)
+		}
+	}()
+	return code
+}
+
+type exitCode int

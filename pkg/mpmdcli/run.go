@@ -1,0 +1,205 @@
+package mpmdcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/dashboard"
+	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/paths"
+	"github.com/mpm-dev/mpm/pkg/server"
+	"github.com/mpm-dev/mpm/pkg/spool"
+	"github.com/mpm-dev/mpm/pkg/store"
+	"github.com/mpm-dev/mpm/pkg/version"
+)
+
+// RunCmd runs mpmd in the foreground until SIGINT or SIGTERM.
+type RunCmd struct {
+	ServeFlags
+}
+
+// Run starts the daemon and blocks until a signal stops it.
+func (c *RunCmd) Run(env *Env) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return c.serve(ctx, env)
+}
+
+// checkBind refuses to expose an unauthenticated daemon to the network.
+func (f *ServeFlags) checkBind() error {
+	if f.Token != "" || f.Insecure || isLoopback(f.Host) {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without a token: anyone who can reach it could read your Claude Code sessions. "+
+		"Set CLAUDE_MPM_SOCKETIO_TOKEN (or --token), listen on 127.0.0.1, or pass --insecure if you really mean it", f.Host)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (f *ServeFlags) corsOrigins() []string {
+	var out []string
+	for _, o := range f.CORSOrigin {
+		for _, p := range strings.Split(o, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (f *ServeFlags) level() slog.Level {
+	if d := strings.ToLower(os.Getenv("CLAUDE_MPM_HOOK_DEBUG")); d == "true" || d == "1" || d == "yes" {
+		return slog.LevelDebug
+	}
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(f.LogLevel))
+	return l
+}
+
+// openLog opens the log file under the state dir, keeping one older
+// generation once it passes 10 MB.
+func openLog(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, "mpmd.log")
+	if st, err := os.Stat(p); err == nil && st.Size() > 10<<20 {
+		_ = os.Rename(p, p+".1")
+	}
+	return os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+}
+
+func (c *RunCmd) serve(ctx context.Context, env *Env) error {
+	if err := c.checkBind(); err != nil {
+		return err
+	}
+	level := c.level()
+	var logOut io.Writer = env.Stderr
+	if lf, err := openLog(env.Dirs.Logs()); err == nil {
+		defer lf.Close()
+		logOut = io.MultiWriter(env.Stderr, lf)
+	} else {
+		fmt.Fprintf(env.Stderr, "mpmd: cannot open the log file (logging to stderr only): %v\n", err)
+	}
+	lh := server.NewLogHandler(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level, AddSource: level == slog.LevelDebug}), level)
+	log := slog.New(lh)
+
+	// A discovery file naming a live mpmd means one is already running.
+	if d, err := paths.ReadDiscovery(env.Dirs.Discovery()); err == nil && d.PID != os.Getpid() {
+		return fmt.Errorf("mpmd is already running (pid %d) at %s; stop it with `mpmd stop` first", d.PID, d.URL)
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s:%d: %w (is another mpmd or program using the port? choose another with --port)", c.Host, c.Port, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	st, err := store.Open(c.DB)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("cannot open the event store: %w", err)
+	}
+	defer st.Close()
+
+	var dash = dashboard.Handler()
+	srv := server.New(server.Config{
+		Host:           c.Host,
+		Port:           port,
+		Token:          c.Token,
+		CORSOrigins:    c.corsOrigins(),
+		Version:        version.Version,
+		Heartbeat:      c.Heartbeat,
+		RetentionAge:   c.RetentionAge,
+		RetentionCount: c.RetentionCount,
+		Dashboard:      dash,
+	}, st, log)
+	lctx, stopLogs := context.WithCancel(ctx)
+	defer stopLogs()
+	lh.Attach(lctx, srv)
+
+	url := fmt.Sprintf("http://%s/", net.JoinHostPort(displayHost(c.Host), strconv.Itoa(port)))
+	disc := env.Dirs.Discovery()
+	if err := paths.WriteDiscovery(disc, paths.Discovery{
+		PID: os.Getpid(), Host: c.Host, Port: port, Version: version.Version, URL: url,
+		Started: event.FormatTime(time.Now()),
+	}); err != nil {
+		log.Warn("cannot write the discovery file; mpm-hook will fall back to the port", "path", disc, "err", err)
+	}
+	defer paths.RemoveDiscovery(disc, os.Getpid())
+
+	log.Info("mpmd listening", "url", url, "store", st.Path(), "stored_events", st.Count(), "last_seq", st.LastSeq(),
+		"token_required", c.Token != "", "version", version.Version)
+	if !dashboard.Built() {
+		log.Warn("this binary was built without the dashboard; run `make build` to include it")
+	}
+	if !c.NoSpoolDrain {
+		go drainSpool(ctx, env.Dirs.Spool(), srv, log)
+	}
+	if c.Open {
+		openBrowser(url)
+	}
+	err = srv.Run(ctx, ln)
+	log.Info("mpmd stopped", "stored_events", st.Count(), "last_seq", st.LastSeq())
+	return err
+}
+
+func displayHost(h string) string {
+	if h == "" || h == "0.0.0.0" || h == "::" {
+		return "127.0.0.1"
+	}
+	return h
+}
+
+// drainSpool delivers the events mpm-hook spooled while mpmd was down.
+func drainSpool(ctx context.Context, dir string, srv *server.Server, log *slog.Logger) {
+	sp, err := spool.Open(dir)
+	if err != nil {
+		log.Warn("cannot open the hook spool", "dir", dir, "err", err)
+		return
+	}
+	n, err := sp.Drain(ctx, func(r spool.Record) error {
+		ev := &event.Event{Namespace: r.Namespace, Name: r.Event, Data: r.Data}
+		_, err := srv.Ingest(ctx, ev)
+		var in *server.InputError
+		if errors.As(err, &in) {
+			log.Warn("dropping a spooled event mpmd cannot accept", "event", r.Event, "err", err)
+			return nil
+		}
+		return err
+	})
+	if n > 0 || err != nil {
+		log.Info("delivered spooled hook events", "count", n, "err", err)
+	}
+}
+
+func openBrowser(url string) {
+	for _, cmd := range []string{"xdg-open", "open"} {
+		if p, err := exec.LookPath(cmd); err == nil {
+			c := exec.Command(p, url)
+			if c.Start() == nil {
+				go c.Wait()
+			}
+			return
+		}
+	}
+}

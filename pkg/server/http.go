@@ -1,0 +1,322 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/store"
+)
+
+const (
+	serverName   = "claude-mpm-socketio"
+	defaultLimit = 1000
+	maxJSONLimit = 10000
+)
+
+// routes registers the HTTP API beside the Socket.IO handler.
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.Handle("/socket.io/", s.io.ServeHandler(nil))
+	mux.Handle("GET /health", s.cors(http.HandlerFunc(s.handleHealth)))
+	mux.Handle("/emit", s.cors(s.auth(http.HandlerFunc(s.handleEmit))))
+	mux.Handle("/api/events", s.cors(s.auth(http.HandlerFunc(s.handleEvents))))
+	if s.cfg.Dashboard != nil {
+		mux.Handle("/", s.cors(s.cfg.Dashboard))
+	} else {
+		mux.Handle("/", s.cors(http.HandlerFunc(s.handleNoDashboard)))
+	}
+}
+
+// writeJSON writes v with status code; the one place JSON responses are made.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes {"error": msg} with code.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// statusOf maps pipeline errors to HTTP statuses.
+func statusOf(err error) int {
+	var in *InputError
+	var se *StoreError
+	switch {
+	case errors.As(err, &in):
+		return http.StatusBadRequest
+	case errors.As(err, &se), errors.Is(err, ErrOverloaded), errors.Is(err, ErrShuttingDown):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// handleHealth answers GET /health: liveness and what auto-detection keys on
+// (the server field). It needs no token: it tells nothing secret.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	h := map[string]any{
+		"status":         s.healthStatus(),
+		"server":         serverName,
+		"timestamp":      event.FormatTime(time.Now()),
+		"version":        s.cfg.Version,
+		"pid":            os.Getpid(),
+		"host":           s.cfg.Host,
+		"port":           s.cfg.Port,
+		"uptime_seconds": time.Since(s.started).Seconds(),
+		"clients":        s.clients.Load(),
+		"stored_events":  s.store.Count(),
+		"last_seq":       s.store.LastSeq(),
+		"token_required": s.cfg.Token != "",
+	}
+	if reason := s.Degraded(); reason != "" {
+		h["reason"] = reason
+	}
+	if sess := s.deriver.Sessions(); len(sess) > 0 {
+		h["session_id"] = sess[0].SessionID
+		h["claude_status"] = sess[0].Status
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (s *Server) healthStatus() string {
+	if s.Degraded() != "" {
+		return "degraded"
+	}
+	return "healthy"
+}
+
+// MaxBodyBytes bounds a POST /emit body.
+const MaxBodyBytes = 1 << 20
+
+type emitBody struct {
+	Namespace *string         `json:"namespace"`
+	Event     json.RawMessage `json:"event"`
+	Data      json.RawMessage `json:"data"`
+	EventID   string          `json:"event_id"`
+}
+
+// handleEmit answers POST /emit {"namespace","event","data"}: the event is
+// stored and broadcast; the answer is its seq and event_id. The body is read
+// as JSON whatever the Content-Type, so the guide's bare `curl -d` works.
+func (s *Server) handleEmit(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "use POST /emit with a JSON body {\"namespace\": …, \"event\": …, \"data\": {…}}")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "could not read the request body: "+err.Error())
+		return
+	}
+	ev, err := parseEmit(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	res, err := s.Ingest(r.Context(), ev)
+	if err != nil {
+		writeError(w, statusOf(err), describe(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// parseEmit turns a /emit body into an event, or says what is wrong with it.
+func parseEmit(body []byte) (*event.Event, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, errors.New(`request body is empty: send {"namespace": "system", "event": "…", "data": {…}}`)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // keep large integers exact
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("request body has data after the JSON object")
+	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return nil, errors.New(`request body must be a JSON object {"namespace": …, "event": …, "data": {…}}`)
+	}
+	var b emitBody
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("request body does not have the expected fields: %v", err)
+	}
+	if b.Namespace == nil || *b.Namespace == "" {
+		return nil, fmt.Errorf(`"namespace" is required: one of %s`, strings.Join(event.Namespaces, ", "))
+	}
+	ns, err := event.NormalizeNamespace(*b.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var name string
+	if len(b.Event) == 0 || string(b.Event) == "null" {
+		return nil, errors.New(`"event" is required: the event's name, a string`)
+	}
+	if err := json.Unmarshal(b.Event, &name); err != nil {
+		return nil, errors.New(`"event" must be a string`)
+	}
+	if err := event.ValidateName(name); err != nil {
+		return nil, err
+	}
+	data := map[string]any{}
+	if len(b.Data) > 0 {
+		t := bytes.TrimSpace(b.Data)
+		if len(t) == 0 || t[0] != '{' {
+			return nil, fmt.Errorf(`"data" must be a JSON object, got %s`, jsonKind(t))
+		}
+		d := json.NewDecoder(bytes.NewReader(t))
+		d.UseNumber()
+		if err := d.Decode(&data); err != nil {
+			return nil, fmt.Errorf(`"data" is not valid JSON: %v`, err)
+		}
+	}
+	return &event.Event{Namespace: ns, Name: name, Data: data, ID: b.EventID}, nil
+}
+
+func jsonKind(t []byte) string {
+	switch {
+	case len(t) == 0:
+		return "nothing"
+	case t[0] == '[':
+		return "an array"
+	case t[0] == '"':
+		return "a string"
+	case bytes.Equal(t, []byte("null")):
+		return "null"
+	case bytes.Equal(t, []byte("true")), bytes.Equal(t, []byte("false")):
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// handleEvents answers GET /api/events: stored events by filter, as
+// {"events": […]} or, with format=jsonl, one JSON object a line (export).
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET")
+		writeError(w, http.StatusMethodNotAllowed, "use GET /api/events")
+		return
+	}
+	q := r.URL.Query()
+	f, err := parseFilter(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	switch q.Get("format") {
+	case "", "json":
+	case "jsonl", "ndjson":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Content-Disposition", `attachment; filename="mpm-events.jsonl"`)
+		enc := json.NewEncoder(w)
+		err := s.store.Each(r.Context(), f, func(e *event.Event) error { return enc.Encode(storedJSON(e)) })
+		if err != nil {
+			s.log.Warn("export stopped", "err", err)
+		}
+		return
+	default:
+		writeError(w, http.StatusBadRequest, "format must be json or jsonl")
+		return
+	}
+	if f.Limit == 0 {
+		f.Limit = defaultLimit
+	}
+	if f.Limit > maxJSONLimit {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be at most %d; use format=jsonl to export more", maxJSONLimit))
+		return
+	}
+	out := make([]map[string]any, 0, 64)
+	if err := s.store.Each(r.Context(), f, func(e *event.Event) error { out = append(out, storedJSON(e)); return nil }); err != nil {
+		writeError(w, http.StatusInternalServerError, "could not read the event store: "+err.Error())
+		return
+	}
+	if f.Desc {
+		reverse(out) // the newest N, shown oldest first
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out, "last_seq": s.store.LastSeq()})
+}
+
+// parseFilter reads the history filter from query parameters.
+func parseFilter(q url.Values) (store.Filter, error) {
+	var f store.Filter
+	if ns := q.Get("namespace"); ns != "" {
+		n, err := event.NormalizeNamespace(ns)
+		if err != nil {
+			return f, err
+		}
+		f.Namespace = n
+	}
+	f.Event = q.Get("event")
+	f.SessionID = q.Get("session_id")
+	f.Q = q.Get("q")
+	var err error
+	intParam := func(name string, dst *int64) {
+		if v := q.Get(name); v != "" && err == nil {
+			n, perr := strconv.ParseInt(v, 10, 64)
+			if perr != nil || n < 0 {
+				err = fmt.Errorf("%s must be a non-negative integer, got %q", name, v)
+				return
+			}
+			*dst = n
+		}
+	}
+	timeParam := func(name string, dst *time.Time) {
+		if v := q.Get(name); v != "" && err == nil {
+			t, perr := time.Parse(time.RFC3339Nano, v)
+			if perr != nil {
+				err = fmt.Errorf("%s must be an RFC 3339 time such as 2025-01-31T14:30:52Z, got %q", name, v)
+				return
+			}
+			*dst = t
+		}
+	}
+	var limit int64
+	intParam("since_seq", &f.SinceSeq)
+	intParam("until_seq", &f.UntilSeq)
+	intParam("limit", &limit)
+	timeParam("since", &f.Since)
+	timeParam("until", &f.Until)
+	if err != nil {
+		return f, err
+	}
+	f.Limit = int(limit)
+	switch q.Get("order") {
+	case "", "asc":
+	case "desc":
+		f.Desc = true
+	default:
+		return f, fmt.Errorf("order must be asc or desc, got %q", q.Get("order"))
+	}
+	return f, nil
+}
+
+func (s *Server) handleNoDashboard(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintln(w, "mpmd is running, but this binary was built without the dashboard: run `make build` to build it.")
+}

@@ -1,0 +1,309 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// Result is what a producer learns about its event once it is stored.
+type Result struct {
+	Seq       int64  `json:"seq"`
+	EventID   string `json:"event_id"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// ErrShuttingDown is returned for events that arrive while mpmd stops.
+var ErrShuttingDown = errors.New("mpmd is shutting down")
+
+// ErrOverloaded is returned when the pipeline's queue stays full.
+var ErrOverloaded = errors.New("mpmd is overloaded: the event queue is full, try again")
+
+// StoreError wraps a failure to store an event; producers should retry later.
+type StoreError struct{ Err error }
+
+func (e *StoreError) Error() string { return "the event store failed: " + e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// request is one unit of work for the pipeline goroutine: an event to store
+// (ev), or a message to deliver without storing it (direct).
+type request struct {
+	ev     *event.Event
+	direct *direct
+	done   chan response
+}
+
+type response struct {
+	res Result
+	err error
+}
+
+// direct is an event that is delivered but not stored: replies to one socket
+// (status, server_info) and heartbeats. It still gets a seq, reserved in the
+// store, so every event a client sees has a strictly increasing seq.
+type direct struct {
+	ns      string
+	name    string
+	to      *socket.Socket // nil: broadcast to every consumer of ns
+	payload func() map[string]any
+}
+
+const (
+	queueSize = 8192
+	maxBatch  = 512
+)
+
+// Ingest runs ev through the pipeline — validate, assign seq, store, derive,
+// broadcast — and returns once it is stored (or refused).
+func (s *Server) Ingest(ctx context.Context, ev *event.Event) (Result, error) {
+	if err := s.validate(ev); err != nil {
+		return Result{}, err
+	}
+	return s.submit(ctx, &request{ev: ev, done: make(chan response, 1)})
+}
+
+func (s *Server) validate(ev *event.Event) error {
+	ns, err := event.NormalizeNamespace(ev.Namespace)
+	if err != nil {
+		return &InputError{err}
+	}
+	ev.Namespace = ns
+	if err := event.ValidateName(ev.Name); err != nil {
+		return &InputError{err}
+	}
+	if err := ev.Prepare(time.Now()); err != nil {
+		return &InputError{err}
+	}
+	return nil
+}
+
+// InputError is an event refused for what it is, not for mpmd's state.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func (s *Server) submit(ctx context.Context, r *request) (Result, error) {
+	if s.closing.Load() {
+		return Result{}, ErrShuttingDown
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case s.in <- r:
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	case <-t.C:
+		return Result{}, ErrOverloaded
+	case <-s.stopped:
+		return Result{}, ErrShuttingDown
+	}
+	select {
+	case resp := <-r.done:
+		return resp.res, resp.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// sendDirect queues a direct message; it does not wait for delivery.
+func (s *Server) sendDirect(d *direct) {
+	if s.closing.Load() {
+		return
+	}
+	select {
+	case s.in <- &request{direct: d, done: make(chan response, 1)}:
+	case <-s.stopped:
+	}
+}
+
+// pipeline is the one goroutine that writes the store and broadcasts. Taking
+// whatever is queued as one batch (one transaction) is what makes ingest
+// fast; doing commit and broadcast under bmu is what lets a replaying client
+// join the live stream with no gap and no duplicate.
+func (s *Server) pipeline() {
+	defer close(s.pipelineDone)
+	batch := make([]*request, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-s.in:
+			batch = append(batch, r)
+		case <-s.stopped:
+			// drain what producers already queued, then stop
+			for {
+				select {
+				case r := <-s.in:
+					batch = append(batch, r)
+					if len(batch) == maxBatch {
+						s.process(batch)
+						batch = batch[:0]
+					}
+				default:
+					if len(batch) > 0 {
+						s.process(batch)
+					}
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.in:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.process(batch)
+	}
+}
+
+type delivery struct {
+	ev     *event.Event
+	direct *direct
+}
+
+func (s *Server) process(batch []*request) {
+	ctx := context.Background()
+	resps := make([]response, len(batch))
+	out := make([]delivery, 0, len(batch)*2)
+
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+
+	fail := func(err error) {
+		s.setDegraded(err)
+		for i := range resps {
+			resps[i] = response{err: &StoreError{err}}
+		}
+		s.reply(batch, resps)
+	}
+	tx, err := s.store.Begin(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	for i, r := range batch {
+		if r.direct != nil {
+			out = append(out, delivery{direct: r.direct, ev: &event.Event{Seq: tx.Reserve()}})
+			continue
+		}
+		dup, err := tx.Append(ctx, r.ev)
+		if err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+		resps[i] = response{res: Result{Seq: r.ev.Seq, EventID: r.ev.ID, Duplicate: dup}}
+		if dup {
+			continue
+		}
+		out = append(out, delivery{ev: r.ev})
+		if r.ev.Namespace != "/hook" {
+			continue
+		}
+		for j, d := range s.deriver.Derive(r.ev.Name, r.ev.Data, r.ev.Time, r.ev.ID) {
+			de := &event.Event{
+				ID:        r.ev.ID + "/" + strconv.Itoa(j) + d.Namespace + "/" + d.Name,
+				Namespace: d.Namespace,
+				Name:      d.Name,
+				Time:      r.ev.Time,
+				SessionID: r.ev.SessionID,
+				Data:      d.Data,
+			}
+			if _, err := tx.Append(ctx, de); err != nil {
+				tx.Rollback()
+				fail(err)
+				return
+			}
+			out = append(out, delivery{ev: de})
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+		return
+	}
+	s.setHealthy()
+	for _, d := range out {
+		s.deliver(d)
+	}
+	s.reply(batch, resps)
+}
+
+func (s *Server) reply(batch []*request, resps []response) {
+	for i, r := range batch {
+		r.done <- resps[i]
+	}
+}
+
+// deliver sends one event to its namespace's consumers. The caller holds bmu.
+func (s *Server) deliver(d delivery) {
+	if d.direct != nil {
+		p := d.direct.payload()
+		p["seq"] = d.ev.Seq
+		if _, ok := p["event_id"]; !ok {
+			p["event_id"] = event.NewID()
+		}
+		if _, ok := p["timestamp"]; !ok {
+			p["timestamp"] = event.FormatTime(time.Now())
+		}
+		if d.direct.to != nil {
+			_ = d.direct.to.Emit(d.direct.name, p)
+			return
+		}
+		_ = s.nsps[d.direct.ns].To(roomLive).Emit(d.direct.name, p)
+		return
+	}
+	ev := d.ev
+	s.delivered.Add(1)
+	rooms := []socket.Room{roomAll}
+	if ev.SessionID != "" {
+		rooms = append(rooms, sessionRoom(ev.SessionID))
+	}
+	if nsp, ok := s.nsps[ev.Namespace]; ok {
+		_ = nsp.To(rooms...).Emit(ev.Name, ev.Payload())
+	}
+}
+
+func sessionRoom(id string) socket.Room { return socket.Room("session:" + id) }
+
+const (
+	roomAll  socket.Room = "all"  // consumers of every session's events
+	roomLive socket.Room = "live" // every consumer: heartbeats and other daemon-wide messages
+)
+
+func (s *Server) setDegraded(err error) {
+	msg := err.Error()
+	if prev := s.degraded.Swap(&msg); prev == nil {
+		s.log.Error("event store failed; producers are refused until it recovers", "err", err)
+	}
+}
+
+func (s *Server) setHealthy() {
+	if prev := s.degraded.Swap(nil); prev != nil {
+		s.log.Info("event store recovered", "previous_error", *prev)
+	}
+}
+
+// Degraded returns why the store is failing, or "".
+func (s *Server) Degraded() string {
+	if p := s.degraded.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func describe(err error) string {
+	var se *StoreError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("event not stored: %v", se.Err)
+	}
+	return err.Error()
+}

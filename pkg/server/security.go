@@ -1,0 +1,115 @@
+package server
+
+import (
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// tokenOK compares a presented token with the configured one in constant time.
+func (s *Server) tokenOK(tok string) bool {
+	return subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
+}
+
+// auth requires the token (Authorization: Bearer …) when one is configured.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Token == "" || r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tok := bearer(r.Header.Get("Authorization"))
+		if tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mpmd"`)
+			writeError(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer <token> (the value of CLAUDE_MPM_SOCKETIO_TOKEN)")
+			return
+		}
+		if !s.tokenOK(tok) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mpmd", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid authentication token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// originAllowed reports whether a browser page at origin may talk to mpmd:
+// loopback origins always, others only when listed with --cors-origin.
+func (s *Server) originAllowed(origin string) bool {
+	if origin == "" {
+		return true // not a browser cross-origin request
+	}
+	for _, o := range s.cfg.CORSOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return isLoopbackHost(u.Hostname())
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// cors applies the origin policy to an HTTP route: a foreign origin is
+// refused with 403 (nothing runs), an allowed one gets the CORS headers, and
+// preflight requests are answered here.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" {
+			if !s.originAllowed(origin) {
+				writeError(w, http.StatusForbidden, "origin "+origin+" is not allowed: start mpmd with --cors-origin "+origin+" to allow it")
+				return
+			}
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Credentials", "true")
+			if r.Method == http.MethodOptions {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// engineCors is the same policy for Socket.IO's polling transport.
+func (s *Server) engineCors() *types.Cors {
+	return &types.Cors{
+		Origin:      func(o string) bool { return s.originAllowed(o) },
+		Methods:     []string{"GET", "POST"},
+		Credentials: true,
+	}
+}
+
+// allowRequest refuses Socket.IO handshakes (websocket included, which CORS
+// does not cover) from foreign origins.
+func (s *Server) allowRequest(ctx *types.HttpContext) error {
+	if o := ctx.Request().Header.Get("Origin"); !s.originAllowed(o) {
+		return &originError{o}
+	}
+	return nil
+}
+
+type originError struct{ origin string }
+
+func (e *originError) Error() string {
+	return "origin " + e.origin + " is not allowed: start mpmd with --cors-origin " + e.origin
+}

@@ -1,0 +1,187 @@
+// Package server is mpmd: the Socket.IO server with its eight namespaces, the
+// event pipeline every producer goes through (validate → seq → store → derive
+// → broadcast), replay and session rooms, the HTTP API (/health, /emit,
+// /api/events), authentication and the origin policy.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/store"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// Config is what mpmd is told at start.
+type Config struct {
+	Host        string   // for reporting (status, /health)
+	Port        int      // for reporting
+	Token       string   // when set, every namespace and API route requires it
+	CORSOrigins []string // browser origins allowed besides loopback ones; "*" allows all
+	Version     string
+
+	Heartbeat      time.Duration // /system heartbeat interval (0: 30 s)
+	RetentionAge   time.Duration // delete events older than this (0: keep)
+	RetentionCount int64         // keep at most this many events (0: no limit)
+
+	Dashboard http.Handler // served at /; nil serves a note on how to build it
+}
+
+// Server is a running mpmd. Create it with New; serve with Run.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	deriver *event.Deriver
+
+	io   *socket.Server
+	nsps map[string]socket.Namespace
+	mux  *http.ServeMux
+
+	in           chan *request
+	stopped      chan struct{} // closed when the pipeline must drain and stop
+	pipelineDone chan struct{}
+	bmu          sync.Mutex // held by the pipeline from commit through broadcast
+	closing      atomic.Bool
+
+	started   time.Time
+	clients   atomic.Int64
+	delivered atomic.Int64
+	degraded  atomic.Pointer[string]
+}
+
+// New builds a server on an open store. It does not listen; see Run.
+func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 30 * time.Second
+	}
+	s := &Server{
+		cfg:          cfg,
+		log:          log,
+		store:        st,
+		nsps:         map[string]socket.Namespace{},
+		in:           make(chan *request, queueSize),
+		stopped:      make(chan struct{}),
+		pipelineDone: make(chan struct{}),
+		started:      time.Now(),
+	}
+	s.deriver = event.NewDeriver(func(sid string) time.Time {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		t, _ := st.FirstTime(ctx, sid, "")
+		return t
+	})
+
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false)
+	opts.SetMaxHttpBufferSize(MaxBodyBytes)
+	opts.SetCors(s.engineCors())
+	opts.SetAllowRequest(s.allowRequest)
+	opts.SetPingInterval(20 * time.Second)
+	opts.SetPingTimeout(20 * time.Second)
+	s.io = socket.NewServer(nil, opts)
+	s.setupNamespaces()
+
+	s.mux = http.NewServeMux()
+	s.routes(s.mux)
+	go s.pipeline()
+	return s
+}
+
+// Handler is mpmd's whole HTTP surface (Socket.IO, API, dashboard).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// ShutdownTimeout bounds how long Run takes to stop once ctx ends.
+const ShutdownTimeout = 4 * time.Second
+
+// Run serves on ln until ctx ends, then stops accepting, disconnects every
+// client, finishes the events already accepted and returns. The caller owns
+// ln's address; Run closes it. The store is left open for the caller.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	var wg sync.WaitGroup
+	bg, stopBG := context.WithCancel(context.Background())
+	wg.Add(2)
+	go func() { defer wg.Done(); s.heartbeatLoop(bg) }()
+	go func() { defer wg.Done(); s.retentionLoop(bg) }()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	stopBG()
+	wg.Wait()
+
+	s.closing.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	_ = hs.Shutdown(sctx) // stop accepting; polling requests finish
+	done := make(chan struct{})
+	go func() { s.io.Close(nil); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+	}
+	close(s.stopped)
+	select {
+	case <-s.pipelineDone:
+	case <-sctx.Done():
+		return errors.New("shutdown timed out while finishing accepted events")
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+func (s *Server) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sendDirect(&direct{ns: "/system", name: "heartbeat", payload: s.heartbeat})
+		}
+	}
+}
+
+func (s *Server) retentionLoop(ctx context.Context) {
+	if s.cfg.RetentionAge <= 0 && s.cfg.RetentionCount <= 0 {
+		return
+	}
+	prune := func() {
+		n, err := s.store.Prune(ctx, s.cfg.RetentionAge, s.cfg.RetentionCount)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("retention failed", "err", err)
+		} else if n > 0 {
+			s.log.Debug("retention deleted old events", "deleted", n)
+		}
+	}
+	prune()
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			prune()
+		}
+	}
+}

@@ -1,0 +1,410 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/store"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// connOpts is what a client asked for in its handshake.
+type connOpts struct {
+	since    int64 // replay events with seq > since; -1: no replay
+	session  string
+	producer bool
+}
+
+// setupNamespaces creates the eight namespaces (and guards "/"), each with
+// the auth middleware and its connection handler. Namespaces are only ever
+// created here, from the fixed list: io.Of creates whatever it is given.
+func (s *Server) setupNamespaces() {
+	s.io.Use(s.handshake)
+	_ = s.io.Sockets().On("connection", func(args ...any) {})
+	for _, name := range event.Namespaces {
+		nsp := s.io.Of(name, nil)
+		nsp.Use(s.handshake)
+		_ = nsp.On("connection", func(args ...any) {
+			sock, ok := args[0].(*socket.Socket)
+			if ok {
+				s.onConnect(nsp, sock)
+			}
+		})
+		s.nsps[name] = nsp
+	}
+}
+
+// handshake authenticates a client and reads its options.
+func (s *Server) handshake(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	hs := sock.Handshake()
+	if s.cfg.Token != "" {
+		tok := stringOf(hs.Auth["token"])
+		if tok == "" {
+			tok = queryValue(hs.Query, "token")
+		}
+		if tok == "" {
+			tok = bearer(hs.Headers.Header().Get("Authorization"))
+		}
+		if tok == "" {
+			next(socket.NewExtendedError("authentication required: this mpmd needs a token; pass it as auth: {token: \"…\"} (the value of CLAUDE_MPM_SOCKETIO_TOKEN)", nil))
+			return
+		}
+		if !s.tokenOK(tok) {
+			next(socket.NewExtendedError("invalid authentication token: it does not match mpmd's CLAUDE_MPM_SOCKETIO_TOKEN", nil))
+			return
+		}
+	}
+	opts := &connOpts{since: -1}
+	since, present := hs.Auth["since_seq"]
+	if !present {
+		if q := queryValue(hs.Query, "since_seq"); q != "" {
+			since, present = q, true
+		}
+	}
+	if present && since != nil {
+		n, err := parseSeq(since)
+		if err != nil {
+			next(socket.NewExtendedError("invalid since_seq: "+err.Error(), nil))
+			return
+		}
+		opts.since = n
+	}
+	opts.session = stringOf(hs.Auth["session_id"])
+	if opts.session == "" {
+		opts.session = queryValue(hs.Query, "session_id")
+	}
+	opts.producer = truthy(hs.Auth["producer"]) || truthy(queryValue(hs.Query, "producer"))
+	sock.SetData(opts)
+	next(nil)
+}
+
+func parseSeq(v any) (int64, error) {
+	switch n := v.(type) {
+	case float64:
+		if n < 0 || n != math.Trunc(n) || n > 1<<53 {
+			return 0, fmt.Errorf("%v is not a non-negative integer", n)
+		}
+		return int64(n), nil
+	case string:
+		i, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || i < 0 {
+			return 0, fmt.Errorf("%q is not a non-negative integer", n)
+		}
+		return i, nil
+	case int:
+		return int64(n), nil
+	case int64:
+		return n, nil
+	}
+	return 0, fmt.Errorf("%v is not a non-negative integer", v)
+}
+
+func stringOf(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func truthy(v any) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		return b == "1" || b == "true"
+	}
+	return false
+}
+
+func queryValue(q map[string]any, key string) string {
+	switch v := q[key].(type) {
+	case string:
+		return v
+	case []string:
+		if len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func bearer(h string) string {
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
+	opts, _ := sock.Data().(*connOpts)
+	if opts == nil {
+		opts = &connOpts{since: -1}
+	}
+	s.clients.Add(1)
+	_ = sock.On("disconnect", func(...any) { s.clients.Add(-1) })
+	name := nsp.Name()
+
+	// Anything a client emits is either a request (/system get_status,
+	// get_history) or an event to ingest into this namespace.
+	sock.OnAny(func(args ...any) { s.onClientEvent(name, sock, args) })
+
+	if opts.producer {
+		return
+	}
+	if err := s.attach(name, sock, opts); err != nil {
+		s.log.Warn("replay failed; disconnecting the client so it retries", "namespace", name, "err", err)
+		sock.Disconnect(true)
+		return
+	}
+	// After the replay, so their seqs (reserved now) follow every replayed one.
+	if name == "/system" {
+		s.sendDirect(&direct{ns: name, name: "server_info", to: sock, payload: s.serverInfo})
+		s.sendDirect(&direct{ns: name, name: "status", to: sock, payload: s.statusPayload})
+	}
+}
+
+const replayChunk = 500
+
+// attach joins sock to the live stream of its namespace, first replaying
+// stored events after opts.since when asked. It catches up in chunks without
+// blocking the pipeline, then takes bmu for the last few events and the join,
+// so no event falls between replay and live and none is sent twice.
+func (s *Server) attach(ns string, sock *socket.Socket, opts *connOpts) error {
+	rooms := []socket.Room{roomLive, roomAll}
+	if opts.session != "" {
+		rooms = []socket.Room{roomLive, sessionRoom(opts.session)}
+	}
+	if opts.since < 0 {
+		sock.Join(rooms...)
+		return nil
+	}
+	ctx := context.Background()
+	f := store.Filter{Namespace: ns, SessionID: opts.session, SinceSeq: opts.since, Limit: replayChunk}
+	send := func(e *event.Event) error {
+		if !sock.Connected() {
+			return errClientGone
+		}
+		f.SinceSeq = e.Seq
+		return sock.Emit(e.Name, e.Payload())
+	}
+	for {
+		n := 0
+		err := s.store.Each(ctx, f, func(e *event.Event) error { n++; return send(e) })
+		if errors.Is(err, errClientGone) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n < replayChunk {
+			break
+		}
+	}
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	f.Limit = 0
+	if err := s.store.Each(ctx, f, send); err != nil && !errors.Is(err, errClientGone) {
+		return err
+	}
+	sock.Join(rooms...)
+	return nil
+}
+
+var errClientGone = errors.New("client disconnected")
+
+type ackFunc = func([]any, error)
+
+func (s *Server) onClientEvent(ns string, sock *socket.Socket, args []any) {
+	if len(args) == 0 {
+		return
+	}
+	name, _ := args[0].(string)
+	args = args[1:]
+	var ack ackFunc
+	if n := len(args); n > 0 {
+		if fn, ok := args[n-1].(ackFunc); ok {
+			ack = fn
+			args = args[:n-1]
+		}
+	}
+	reply := func(v any) {
+		if ack != nil {
+			ack([]any{v}, nil)
+		}
+	}
+	if ns == "/system" {
+		switch name {
+		case "get_status":
+			if ack != nil {
+				reply(s.statusPayload())
+			}
+			s.sendDirect(&direct{ns: ns, name: "status", to: sock, payload: s.statusPayload})
+			return
+		case "get_history":
+			var q map[string]any
+			if len(args) > 0 {
+				q, _ = args[0].(map[string]any)
+			}
+			evs, err := s.history(q)
+			if err != nil {
+				reply(map[string]any{"error": err.Error()})
+				return
+			}
+			reply(map[string]any{"events": evs})
+			return
+		}
+	}
+	var data map[string]any
+	switch {
+	case len(args) == 0:
+		data = map[string]any{}
+	case len(args) == 1:
+		d, ok := args[0].(map[string]any)
+		if !ok {
+			reply(map[string]any{"error": fmt.Sprintf("event data must be one JSON object, got %s", jsonType(args[0]))})
+			return
+		}
+		data = d
+	default:
+		reply(map[string]any{"error": "send one JSON object as the event's only argument"})
+		return
+	}
+	ev := &event.Event{Namespace: ns, Name: name, Data: data}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := s.Ingest(ctx, ev)
+	if err != nil {
+		reply(map[string]any{"error": describe(err)})
+		return
+	}
+	reply(res)
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// history answers get_history with stored events.
+func (s *Server) history(q map[string]any) ([]map[string]any, error) {
+	vals := map[string][]string{}
+	for k, v := range q {
+		switch t := v.(type) {
+		case string:
+			vals[k] = []string{t}
+		case float64:
+			vals[k] = []string{strconv.FormatFloat(t, 'f', -1, 64)}
+		case bool:
+			vals[k] = []string{strconv.FormatBool(t)}
+		}
+	}
+	f, err := parseFilter(vals)
+	if err != nil {
+		return nil, err
+	}
+	if f.Limit == 0 || f.Limit > maxJSONLimit {
+		f.Limit = defaultLimit
+	}
+	out := []map[string]any{}
+	err = s.store.Each(context.Background(), f, func(e *event.Event) error {
+		out = append(out, storedJSON(e))
+		return nil
+	})
+	if f.Desc {
+		reverse(out)
+	}
+	return out, err
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}
+
+// storedJSON is an event as the history API shows it.
+func storedJSON(e *event.Event) map[string]any {
+	return map[string]any{
+		"seq":        e.Seq,
+		"event_id":   e.ID,
+		"namespace":  e.Namespace,
+		"event":      e.Name,
+		"timestamp":  event.FormatTime(e.Time),
+		"session_id": e.SessionID,
+		"data":       e.Payload(),
+	}
+}
+
+func (s *Server) serverInfo() map[string]any {
+	wd, _ := os.Getwd()
+	return map[string]any{
+		"server":         serverName,
+		"version":        s.cfg.Version,
+		"host":           s.cfg.Host,
+		"port":           s.cfg.Port,
+		"pid":            os.Getpid(),
+		"started":        event.FormatTime(s.started),
+		"working_dir":    wd,
+		"namespaces":     event.Namespaces,
+		"token_required": s.cfg.Token != "",
+		"store":          s.store.Path(),
+	}
+}
+
+// statusPayload is the guide's /system status, about the most recently
+// active Claude Code session, plus every live session.
+func (s *Server) statusPayload() map[string]any {
+	wd, _ := os.Getwd()
+	sessions := s.deriver.Sessions()
+	p := map[string]any{
+		"session_id":    nil,
+		"session_start": nil,
+		"claude_status": "no_session",
+		"claude_pid":    nil,
+		"server_info": map[string]any{
+			"host":        s.cfg.Host,
+			"port":        s.cfg.Port,
+			"working_dir": wd,
+			"timestamp":   event.FormatTime(time.Now()),
+		},
+		"sessions":       sessions,
+		"clients":        s.clients.Load(),
+		"stored_events":  s.store.Count(),
+		"last_seq":       s.store.LastSeq(),
+		"uptime_seconds": time.Since(s.started).Seconds(),
+	}
+	if len(sessions) > 0 {
+		p["session_id"] = sessions[0].SessionID
+		if !sessions[0].Start.IsZero() {
+			p["session_start"] = event.FormatTime(sessions[0].Start)
+		}
+		p["claude_status"] = sessions[0].Status
+	}
+	return p
+}
+
+func (s *Server) heartbeat() map[string]any {
+	return map[string]any{
+		"server":         serverName,
+		"uptime_seconds": time.Since(s.started).Seconds(),
+		"clients":        s.clients.Load(),
+		"stored_events":  s.store.Count(),
+		"status":         s.healthStatus(),
+	}
+}

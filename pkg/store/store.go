@@ -1,0 +1,378 @@
+// Package store is mpmd's event store: an append-only log of events in SQLite
+// (modernc.org/sqlite, no cgo) with WAL, idempotent ingest by event_id, the
+// daemon-wide seq counter, queries for history and replay, and retention by
+// age and by count.
+//
+// Writes go through one batch at a time (Begin … Commit), which is how mpmd's
+// single pipeline goroutine uses it; reads may run concurrently.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/event"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Memory is the path that selects an in-memory store (lost on exit).
+const Memory = ":memory:"
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+	seq        INTEGER PRIMARY KEY,
+	event_id   TEXT    NOT NULL UNIQUE,
+	namespace  TEXT    NOT NULL,
+	event      TEXT    NOT NULL,
+	ts_ms      INTEGER NOT NULL,
+	session_id TEXT    NOT NULL DEFAULT '',
+	data       TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ns_seq ON events(namespace, seq);
+CREATE INDEX IF NOT EXISTS events_session_seq ON events(session_id, seq);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms);
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+`
+
+// Store is an open event store. Its methods are safe for concurrent use,
+// except that only one Tx may be open at a time.
+type Store struct {
+	path string
+	w    *sql.DB // one connection: the single writer
+	r    *sql.DB // readers (the same as w for an in-memory store)
+
+	txMu    sync.Mutex   // one write batch at a time
+	lastSeq atomic.Int64 // highest seq ever assigned (stored or reserved)
+	count   atomic.Int64 // rows in events
+}
+
+// Open opens (creating if needed) the store at path, or an in-memory store
+// when path is Memory.
+func Open(path string) (*Store, error) {
+	s := &Store{path: path}
+	if path == Memory {
+		db, err := sql.Open("sqlite", "file::memory:?_pragma=foreign_keys(0)")
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(1) // every connection would be its own database
+		s.w, s.r = db, db
+	} else {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create the store's directory: %w", err)
+		}
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
+		w, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, err
+		}
+		w.SetMaxOpenConns(1)
+		r, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		r.SetMaxOpenConns(4)
+		s.w, s.r = w, r
+	}
+	if _, err := s.w.Exec(schema); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open event store %s: %w", path, err)
+	}
+	var last, maxSeq, n sql.NullInt64
+	_ = s.w.QueryRow(`SELECT value FROM meta WHERE key = 'last_seq'`).Scan(&last)
+	if err := s.w.QueryRow(`SELECT max(seq), count(*) FROM events`).Scan(&maxSeq, &n); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read event store %s: %w", path, err)
+	}
+	s.lastSeq.Store(max(last.Int64, maxSeq.Int64))
+	s.count.Store(n.Int64)
+	return s, nil
+}
+
+// Path is the file the store was opened on (or Memory).
+func (s *Store) Path() string { return s.path }
+
+// Close closes the store; committed events are on disk.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil && s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		if s.path != Memory {
+			_, _ = s.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		}
+		errs = append(errs, s.w.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// LastSeq is the highest seq assigned so far.
+func (s *Store) LastSeq() int64 { return s.lastSeq.Load() }
+
+// Count is the number of stored events.
+func (s *Store) Count() int64 { return s.count.Load() }
+
+// Ping checks that the store can be written, for health reporting.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES('ping', 0) ON CONFLICT(key) DO UPDATE SET value = value + 1`)
+	return err
+}
+
+// Tx is one write batch. Events appended to it get their seq at once; they
+// are durable, and the seqs final, only after Commit.
+type Tx struct {
+	s       *Store
+	tx      *sql.Tx
+	ins     *sql.Stmt
+	next    int64 // last seq handed out in this batch
+	start   int64
+	added   int64
+	done    bool
+	release func()
+}
+
+// Begin starts a write batch. It waits for any other open batch to end.
+func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	s.txMu.Lock()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		s.txMu.Unlock()
+		return nil, fmt.Errorf("begin write: %w", err)
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO events(seq, event_id, namespace, event, ts_ms, session_id, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING`)
+	if err != nil {
+		_ = tx.Rollback()
+		s.txMu.Unlock()
+		return nil, fmt.Errorf("prepare write: %w", err)
+	}
+	last := s.lastSeq.Load()
+	return &Tx{s: s, tx: tx, ins: ins, next: last, start: last, release: s.txMu.Unlock}, nil
+}
+
+// Append stores ev, setting ev.Seq. If an event with the same event_id is
+// already stored, nothing is written, ev.Seq is set to the stored event's seq
+// and duplicate is true.
+func (t *Tx) Append(ctx context.Context, ev *event.Event) (duplicate bool, err error) {
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return false, fmt.Errorf("encode event data: %w", err)
+	}
+	seq := t.next + 1
+	res, err := t.ins.ExecContext(ctx, seq, ev.ID, ev.Namespace, ev.Name, ev.Time.UnixMilli(), ev.SessionID, string(data))
+	if err != nil {
+		return false, fmt.Errorf("store event: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var existing int64
+		if err := t.tx.QueryRowContext(ctx, `SELECT seq FROM events WHERE event_id = ?`, ev.ID).Scan(&existing); err != nil {
+			return false, fmt.Errorf("look up duplicate event: %w", err)
+		}
+		ev.Seq = existing
+		return true, nil
+	}
+	t.next = seq
+	t.added++
+	ev.Seq = seq
+	return false, nil
+}
+
+// Reserve hands out a seq that no stored event will ever have, for events
+// that are delivered but not stored (status replies, heartbeats). It keeps
+// seq strictly increasing across restarts.
+func (t *Tx) Reserve() int64 {
+	t.next++
+	return t.next
+}
+
+// Commit makes the batch durable and its seqs final.
+func (t *Tx) Commit() error {
+	if t.done {
+		return errors.New("transaction already ended")
+	}
+	t.done = true
+	defer t.release()
+	t.ins.Close()
+	if t.next != t.start {
+		if _, err := t.tx.Exec(`INSERT INTO meta(key, value) VALUES('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, t.next); err != nil {
+			_ = t.tx.Rollback()
+			return fmt.Errorf("store seq: %w", err)
+		}
+	}
+	if err := t.tx.Commit(); err != nil {
+		_ = t.tx.Rollback()
+		return fmt.Errorf("commit events: %w", err)
+	}
+	t.s.lastSeq.Store(t.next)
+	t.s.count.Add(t.added)
+	return nil
+}
+
+// Rollback abandons the batch; its seqs will be handed out again.
+func (t *Tx) Rollback() {
+	if t.done {
+		return
+	}
+	t.done = true
+	t.ins.Close()
+	_ = t.tx.Rollback()
+	t.release()
+}
+
+// Filter selects events. Zero fields select everything.
+type Filter struct {
+	Namespace string
+	Event     string
+	SessionID string
+	SinceSeq  int64 // seq > SinceSeq
+	UntilSeq  int64 // seq <= UntilSeq, when > 0
+	Since     time.Time
+	Until     time.Time
+	Q         string // text that must occur in the event name or data (case-insensitive for ASCII)
+	Limit     int    // at most this many (0: no limit)
+	Desc      bool   // newest first
+}
+
+func (f Filter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(c string, a ...any) { conds = append(conds, c); args = append(args, a...) }
+	if f.Namespace != "" {
+		add("namespace = ?", f.Namespace)
+	}
+	if f.Event != "" {
+		add("event = ?", f.Event)
+	}
+	if f.SessionID != "" {
+		add("session_id = ?", f.SessionID)
+	}
+	if f.SinceSeq > 0 {
+		add("seq > ?", f.SinceSeq)
+	}
+	if f.UntilSeq > 0 {
+		add("seq <= ?", f.UntilSeq)
+	}
+	if !f.Since.IsZero() {
+		add("ts_ms >= ?", f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		add("ts_ms <= ?", f.Until.UnixMilli())
+	}
+	if f.Q != "" {
+		pat := "%" + escapeLike(f.Q) + "%"
+		add(`(data LIKE ? ESCAPE '\' OR event LIKE ? ESCAPE '\')`, pat, pat)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// Each calls fn for every event that f selects, in seq order (descending if
+// f.Desc), stopping at fn's first error.
+func (s *Store) Each(ctx context.Context, f Filter, fn func(*event.Event) error) error {
+	where, args := f.where()
+	q := `SELECT seq, event_id, namespace, event, ts_ms, session_id, data FROM events` + where
+	if f.Desc {
+		q += " ORDER BY seq DESC"
+	} else {
+		q += " ORDER BY seq"
+	}
+	if f.Limit > 0 {
+		q += " LIMIT " + strconv.Itoa(f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("query events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ev event.Event
+		var ts int64
+		var data string
+		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Namespace, &ev.Name, &ts, &ev.SessionID, &data); err != nil {
+			return fmt.Errorf("read event: %w", err)
+		}
+		ev.Time = time.UnixMilli(ts).UTC()
+		if err := json.Unmarshal([]byte(data), &ev.Data); err != nil {
+			return fmt.Errorf("decode event %d: %w", ev.Seq, err)
+		}
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Query returns the events f selects.
+func (s *Store) Query(ctx context.Context, f Filter) ([]*event.Event, error) {
+	var out []*event.Event
+	err := s.Each(ctx, f, func(e *event.Event) error { out = append(out, e); return nil })
+	return out, err
+}
+
+// FirstTime is the time of the earliest stored event of a session matching
+// name (any name when empty), or the zero time.
+func (s *Store) FirstTime(ctx context.Context, sessionID, name string) (time.Time, error) {
+	q := `SELECT ts_ms FROM events WHERE session_id = ?`
+	args := []any{sessionID}
+	if name != "" {
+		q += ` AND event = ?`
+		args = append(args, name)
+	}
+	var ts int64
+	err := s.r.QueryRowContext(ctx, q+` ORDER BY seq LIMIT 1`, args...).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ts).UTC(), nil
+}
+
+// Prune deletes events older than maxAge (when > 0) and all but the newest
+// maxCount events (when > 0). It returns how many it deleted.
+func (s *Store) Prune(ctx context.Context, maxAge time.Duration, maxCount int64) (int64, error) {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	var total int64
+	if maxAge > 0 {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE ts_ms < ?`, time.Now().Add(-maxAge).UnixMilli())
+		if err != nil {
+			return total, fmt.Errorf("prune by age: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	if maxCount > 0 {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)`, maxCount)
+		if err != nil {
+			return total, fmt.Errorf("prune by count: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	s.count.Add(-total)
+	return total, nil
+}
