@@ -1,0 +1,316 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	engine "github.com/zishang520/socket.io/clients/engine/v3"
+	socketio "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// DialOptions configure one Socket.IO connection.
+type DialOptions struct {
+	// Token goes into the handshake auth when set.
+	Token string
+	// Producer marks a client that only emits: mpmd puts it in no room.
+	Producer bool
+	// SinceSeq asks for replay of every stored event with a greater seq
+	// before live events; nil means live events only.
+	SinceSeq *int64
+	// SessionID limits delivery to one Claude Code session's events.
+	SessionID string
+	// ConnectTimeout bounds one connection attempt; default 2s. The whole
+	// Dial is also bounded by ctx.
+	ConnectTimeout time.Duration
+	// Retries is how many more attempts follow a failed one (default 0,
+	// negative means none). Refused handshakes (bad token) are not retried.
+	Retries int
+	// OnEvent, when set, receives every event of the namespace. It is
+	// registered before the handshake, so no replayed event is missed.
+	OnEvent Handler
+}
+
+// Conn is a connection to one namespace of mpmd.
+type Conn struct {
+	ns      string
+	manager *socketio.Manager
+	sock    *socketio.Socket
+	done    chan struct{}
+	once    sync.Once
+	reason  string
+	mu      sync.Mutex
+}
+
+// ConnectError is a handshake mpmd refused (as opposed to one that failed for
+// lack of a daemon): a wrong token, a bad since_seq, an unknown namespace.
+type ConnectError struct{ Msg string }
+
+func (e *ConnectError) Error() string { return "mpmd refused the connection: " + e.Msg }
+
+// Dial connects to namespace ("/hook", "/system", …) of the mpmd at baseURL.
+func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn, error) {
+	timeout := o.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	var err error
+	for attempt := 0; attempt <= max(o.Retries, 0); attempt++ {
+		var c *Conn
+		c, err = dialOnce(ctx, baseURL, namespace, o, timeout)
+		if err == nil {
+			return c, nil
+		}
+		var ce *ConnectError
+		if errors.As(err, &ce) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
+}
+
+func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, timeout time.Duration) (*Conn, error) {
+	opts := socketio.DefaultOptions()
+	opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.WebSocket))
+	opts.SetReconnection(false)
+	opts.SetForceNew(true)
+	opts.SetMultiplex(false)
+	opts.SetAutoConnect(false)
+	opts.SetTimeout(timeout)
+	auth := map[string]any{}
+	if o.Token != "" {
+		auth["token"] = o.Token
+	}
+	if o.Producer {
+		auth["producer"] = true
+	}
+	if o.SinceSeq != nil {
+		auth["since_seq"] = *o.SinceSeq
+	}
+	if o.SessionID != "" {
+		auth["session_id"] = o.SessionID
+	}
+	opts.SetAuth(auth)
+
+	m := socketio.NewManager(baseURL, opts)
+	s := m.Socket(namespace, opts)
+	c := &Conn{ns: namespace, manager: m, sock: s, done: make(chan struct{})}
+	result := make(chan error, 1)
+	// The library loses the server's message of a connect_error packet
+	// without a data field ("invalid type for 'data' field"), so read it
+	// from the decoded packet, which the manager hands out first.
+	var refusal atomic.Pointer[string]
+	m.On("packet", func(args ...any) {
+		for _, a := range args {
+			if p, ok := a.(*parser.Packet); ok && p.Type == parser.CONNECT_ERROR && p.Nsp == namespace {
+				msg := "connection refused"
+				if d, ok := p.Data.(map[string]any); ok {
+					if s, ok := d["message"].(string); ok {
+						msg = s
+					}
+				}
+				refusal.Store(&msg)
+			}
+		}
+	})
+	s.Once("connect", func(...any) {
+		select {
+		case result <- nil:
+		default:
+		}
+	})
+	s.Once("connect_error", func(args ...any) {
+		err := connectErr(args)
+		if msg := refusal.Load(); msg != nil {
+			err = &ConnectError{Msg: *msg}
+		}
+		select {
+		case result <- err:
+		default:
+		}
+	})
+	s.On("disconnect", func(args ...any) {
+		reason := "disconnected"
+		if len(args) > 0 {
+			if r, ok := args[0].(string); ok {
+				reason = r
+			}
+		}
+		c.finish(reason)
+	})
+	if o.OnEvent != nil {
+		c.OnAny(o.OnEvent)
+	}
+	s.Connect()
+
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-result:
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	case <-t.C:
+		c.Close()
+		return nil, fmt.Errorf("connect to %s%s: no answer within %s", baseURL, namespace, timeout)
+	case <-ctx.Done():
+		c.Close()
+		return nil, fmt.Errorf("connect to %s%s: %w", baseURL, namespace, ctx.Err())
+	}
+}
+
+// connectErr turns the library's connect_error arguments into an error. A
+// packet from the server (an *ExtendedError or an error with the server's
+// message) is a ConnectError; transport failures are plain errors.
+func connectErr(args []any) error {
+	if len(args) == 0 {
+		return errors.New("connect failed")
+	}
+	switch e := args[0].(type) {
+	case *types.ExtendedError:
+		return &ConnectError{Msg: e.Message}
+	case error:
+		return fmt.Errorf("connect failed: %w", e)
+	default:
+		return fmt.Errorf("connect failed: %v", e)
+	}
+}
+
+func (c *Conn) finish(reason string) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.reason = reason
+		c.mu.Unlock()
+		close(c.done)
+	})
+}
+
+// Namespace returns the namespace this connection is on.
+func (c *Conn) Namespace() string { return c.ns }
+
+// Done is closed when the connection ends (Close, or mpmd went away).
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Reason says why the connection ended, once Done is closed.
+func (c *Conn) Reason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// Close disconnects. It does not wait for the server.
+func (c *Conn) Close() {
+	c.sock.Disconnect()
+	c.finish("closed")
+}
+
+// Ack is mpmd's acknowledgement of an emitted event.
+type Ack struct {
+	Seq       int64
+	EventID   string
+	Duplicate bool
+}
+
+// AckError is an ack that refused the event ({"error": …}).
+type AckError struct{ Msg string }
+
+func (e *AckError) Error() string { return "mpmd refused the event: " + e.Msg }
+
+// DefaultAckTimeout bounds Emit when ctx has no deadline.
+const DefaultAckTimeout = 5 * time.Second
+
+// Emit sends event with data and waits for mpmd's ack (until ctx ends, or
+// DefaultAckTimeout when ctx has no deadline).
+func (c *Conn) Emit(ctx context.Context, event string, data map[string]any) (Ack, error) {
+	timeout := DefaultAckTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return Ack{}, context.DeadlineExceeded
+		}
+	}
+	type result struct {
+		args []any
+		err  error
+	}
+	ch := make(chan result, 1)
+	c.sock.Timeout(timeout).EmitWithAck(event, data)(func(args []any, err error) {
+		select {
+		case ch <- result{args, err}:
+		default:
+		}
+	})
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return Ack{}, fmt.Errorf("emit %s %s: %w", c.ns, event, r.err)
+		}
+		return parseAck(r.args)
+	case <-c.done:
+		return Ack{}, fmt.Errorf("emit %s %s: connection closed (%s)", c.ns, event, c.Reason())
+	case <-ctx.Done():
+		return Ack{}, fmt.Errorf("emit %s %s: %w", c.ns, event, ctx.Err())
+	}
+}
+
+func parseAck(args []any) (Ack, error) {
+	if len(args) == 0 {
+		return Ack{}, errors.New("mpmd acknowledged without an answer")
+	}
+	m, ok := args[0].(map[string]any)
+	if !ok {
+		return Ack{}, fmt.Errorf("mpmd acknowledged with %T, not an object", args[0])
+	}
+	if e, ok := m["error"]; ok && e != nil {
+		return Ack{}, &AckError{Msg: fmt.Sprint(e)}
+	}
+	var a Ack
+	a.Seq, _ = Int64(m["seq"])
+	a.EventID, _ = m["event_id"].(string)
+	a.Duplicate, _ = m["duplicate"].(bool)
+	return a, nil
+}
+
+// Int64 reads a JSON number as the library delivers it (float64, sometimes
+// an integer type or json.Number).
+func Int64(v any) (int64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case interface{ Int64() (int64, error) }:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// Handler receives one event: its name and its data object.
+type Handler func(event string, data map[string]any)
+
+// OnAny calls h for every event this connection receives from now on.
+// Replayed events (DialOptions.SinceSeq) arrive right after the handshake, so
+// pass the handler as DialOptions.OnEvent to be sure to see them.
+func (c *Conn) OnAny(h Handler) {
+	c.sock.OnAny(func(args ...any) {
+		if len(args) == 0 {
+			return
+		}
+		name, _ := args[0].(string)
+		var data map[string]any
+		if len(args) > 1 {
+			data, _ = args[1].(map[string]any)
+		}
+		h(name, data)
+	})
+}

@@ -1,0 +1,5 @@
+package client_test
+
+import "os"
+
+func pidSelf() int { return os.Getpid() }
