@@ -210,10 +210,17 @@ class TestNamespaces(Case):
         sio, rec = self.connect("/system", transport=transport)
         first = rec.wait(lambda e: e[1] == "status", "status on connect")
         self.assert_status(first[2], "status on connect")
-        n = len([e for e in rec.events if e[1] == "status"])
+        self.assert_envelope(first[2], "status on connect")
+        with rec.cond:
+            before = len(rec.events)
         acked = sio.call("get_status", namespace="/system", timeout=DEADLINE)
+        # The answer comes as a status event to this client, and the same
+        # object through the ack (docs/PROTOCOL.md, Inbound requests).
+        answer = rec.wait(lambda e: e[1] == "status" and rec.events.index(e) >= before, "status answering get_status")
+        self.assert_status(answer[2], "status answering get_status")
+        self.assert_envelope(answer[2], "status answering get_status")
         self.assert_status(acked, "get_status ack")
-        rec.wait(lambda e: len([x for x in rec.events if x[1] == "status"]) > n, "status answering get_status")
+        self.assertEqual(acked, answer[2], "the get_status ack is the same object as the status event it sent")
 
     def test_system_status_websocket(self):
         self.check_status("websocket")
@@ -305,23 +312,32 @@ class TestReplay(Case):
         before = [emit("/todo", "interop_replay", {"marker": m, "i": i}) for i in range(3)]
         since = before[0]["seq"]
         live = []
+        lock = threading.Lock()
 
-        def produce():
-            for i in range(3, 13):
-                live.append(emit("/todo", "interop_replay", {"marker": m, "i": i}))
+        # Live events race the handshake, from four producers at once: some
+        # land before the replay query, some during, some after.
+        def produce(w):
+            for k in range(5):
+                r = emit("/todo", "interop_replay", {"marker": m, "i": 3 + w * 5 + k})
+                with lock:
+                    live.append(r)
 
-        t = threading.Thread(target=produce)
-        t.start()
+        threads = [threading.Thread(target=produce, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
         try:
             _, rec = self.connect("/todo", transport=transport, auth={"since_seq": since})
         finally:
-            t.join(timeout=4 * DEADLINE)
-        self.assertEqual(len(live), 10, "all live emits answered")
-        rec.wait(lambda e: isinstance(e[2], dict) and e[2].get("seq") == live[-1]["seq"], "the last live event")
+            for t in threads:
+                t.join(timeout=4 * DEADLINE)
+        self.assertEqual(len(live), 20, "all live emits answered")
+        last = max(x["seq"] for x in live)
+        rec.wait(lambda e: isinstance(e[2], dict) and e[2].get("seq") == last, "the last live event")
         seqs = [e[2]["seq"] for e in rec.events if isinstance(e[2], dict) and isinstance(e[2].get("seq"), int)]
         self.assertEqual(seqs, sorted(set(seqs)), "in order, no duplicate")
         self.assertTrue(all(s > since for s in seqs), "nothing at or before since_seq")
-        self.assertEqual([e[2]["i"] for e in rec.with_marker(m)], list(range(1, 13)), "no gap")
+        want = [before[1]["seq"], before[2]["seq"]] + sorted(x["seq"] for x in live)
+        self.assertEqual([e[2]["seq"] for e in rec.with_marker(m)], want, "every event after since_seq, no gap")
 
     def test_replay_websocket(self):
         self.check("websocket")
