@@ -9,8 +9,11 @@ INTEROP_DIR := test/interop
 SYSTEM_PYTHON ?= /usr/bin/python3
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
+# Every mk/*.mk appends to TEST_DEPS; the recipe expands it when it runs, after
+# all of them are read, so the umbrella covers every suite's dependencies.
 .PHONY: test-deps
-test-deps: deps-python deps-node-interop ## Install what the test suites need (Python socketio, npm packages)
+test-deps: ## Install what the test suites need (every TEST_DEPS target: python3-socketio, npm ci, …)
+	@$(MAKE) --no-print-directory $(TEST_DEPS)
 
 .PHONY: deps-python
 deps-python: ## Install python3-socketio, python3-websocket, python3-requests for /usr/bin/python3 if missing
@@ -41,7 +44,7 @@ deps-redis: ## Install redis-server if missing (for the multi-node tests)
 
 # apt_install_sh installs Debian packages $(1), refreshing the package lists
 # first; one shell command line, for use inside a recipe's if/else.
-apt_install_sh = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(1)
+apt_install_sh = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=120 && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 $(1)
 
 TEST_DEPS += deps-python deps-node-interop
