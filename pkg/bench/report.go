@@ -1,0 +1,180 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+func dur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+}
+
+func ns(d time.Duration) string {
+	if d < 10*time.Microsecond {
+		return fmt.Sprintf("%.2f µs", float64(d)/float64(time.Microsecond))
+	}
+	return dur(d)
+}
+
+func num(f float64) string {
+	switch {
+	case f >= 1e6:
+		return fmt.Sprintf("%.2f M", f/1e6)
+	case f >= 1e4:
+		return fmt.Sprintf("%.1f k", f/1e3)
+	default:
+		return fmt.Sprintf("%.0f", f)
+	}
+}
+
+func kib(b float64) string { return fmt.Sprintf("%.1f KiB", b/1024) }
+
+// phaseOf finds a server's phase at N.
+func (rep *Report) phaseOf(server string, n int, path Path, mode string) (Result, bool) {
+	for _, row := range rep.Fanout {
+		if row.Server != server || row.N != n {
+			continue
+		}
+		for _, p := range row.Phases {
+			if p.Path == path && p.Mode == mode {
+				return p, true
+			}
+		}
+	}
+	return Result{}, false
+}
+
+func (rep *Report) rowOf(server string, n int) (FanoutRow, bool) {
+	for _, row := range rep.Fanout {
+		if row.Server == server && row.N == n {
+			return row, true
+		}
+	}
+	return FanoutRow{}, false
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// Markdown writes the report as the tables docs/PERFORMANCE.md shows.
+func (rep *Report) Markdown(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("Run %s → %s UTC; load average before %s, after %s; load generator %s.",
+		rep.Started.Format("2006-01-02 15:04"), rep.Finished.Format("15:04"), rep.LoadBefore, rep.LoadAfter, rep.Machine.Loadgen)
+	p("")
+	var ns []int
+	seen := map[int]bool{}
+	for _, r := range rep.Fanout {
+		if !seen[r.N] {
+			seen[r.N] = true
+			ns = append(ns, r.N)
+		}
+	}
+	if len(ns) > 0 {
+		p("### Targets (mpmd vs Node, both paths)")
+		p("")
+		p("| N | figure | path | mpmd | Node | mpmd/Node | target | |")
+		p("|---:|---|---|---:|---:|---:|---|---|")
+		for _, n := range ns {
+			for _, path := range []Path{PathEmit, PathHook} {
+				m, ok1 := rep.phaseOf("mpmd", n, path, "max")
+				o, ok2 := rep.phaseOf("node", n, path, "max")
+				if ok1 && ok2 {
+					p("| %d | deliveries/s | %s | %s | %s | %.2f× | ≥ 1.5× | %s |", n, path, num(m.DeliveriesPerS), num(o.DeliveriesPerS), m.DeliveriesPerS/o.DeliveriesPerS, verdict(m.DeliveriesPerS >= 1.5*o.DeliveriesPerS))
+					p("| %d | CPU per delivery | %s | %s | %s | %s× | ≤ 0.7× | %s |", n, path, ns2(m.CPUPerDelivery), ns2(o.CPUPerDelivery), ratio(m.CPUPerDelivery, o.CPUPerDelivery), verdict(float64(m.CPUPerDelivery) <= 0.7*float64(o.CPUPerDelivery)))
+				}
+				mr, ok1 := rep.phaseOf("mpmd", n, path, "rate")
+				or, ok2 := rep.phaseOf("node", n, path, "rate")
+				if ok1 && ok2 {
+					p("| %d | p99 at %s ev/s | %s | %s | %s | %s× | ≤ 1× | %s |", n, num(mr.OfferedPerS), path, dur(mr.P99), dur(or.P99), ratio(mr.P99, or.P99), verdict(mr.P99 <= or.P99))
+				}
+				lostM := m.Lost + mr.Lost
+				lostO := o.Lost + or.Lost
+				p("| %d | lost (max + rate phases) | %s | %d | %d | | 0 | %s |", n, path, lostM, lostO, verdict(lostM == 0))
+			}
+			m, ok1 := rep.rowOf("mpmd", n)
+			o, ok2 := rep.rowOf("node", n)
+			if ok1 && ok2 {
+				p("| %d | memory per connection | | %s | %s | %.2f× | ≤ 0.5× | %s |", n, kib(m.MemPerConn), kib(o.MemPerConn), m.MemPerConn/o.MemPerConn, verdict(m.MemPerConn <= 0.5*o.MemPerConn))
+			}
+		}
+		p("")
+		p("### Fan-out, all phases")
+		p("")
+		p("`max`: as fast as the server sustains (closed loop: at most max(16, 20000/N) accepted events not yet received by every client). `rate`: a fixed offered rate, half the slower server's `max` rate, for latency. Latency is producer timestamp in the payload to the client's read. CPU is the server's utime+stime over the phase; `gen` is the load generator's own CPU.")
+		p("")
+		p("| N | server | path | mode | ingest ev/s | deliveries/s | p50 | p99 | max | lost | dropped | CPU/delivery | server cores | gen cores |")
+		p("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, row := range rep.Fanout {
+			for _, r := range row.Phases {
+				flag := ""
+				if r.DrainIncomplete {
+					flag = " †"
+				}
+				p("| %d | %s | %s | %s | %s | %s%s | %s | %s | %s | %d | %d | %s | %.2f | %.2f |", r.N, r.Server, r.Path, r.Mode, num(r.IngestPerS), num(r.DeliveriesPerS), flag, dur(r.P50), dur(r.P99), dur(r.Max), r.Lost, r.Dropped, ns2(r.CPUPerDelivery), r.ServerCores, r.LoadgenCores)
+			}
+		}
+		p("")
+		p("† the drain did not complete: some connected client was still missing events when the wait ended.")
+		p("")
+		p("### Memory with N idle clients")
+		p("")
+		p("| N | server | RSS idle | RSS with N clients | per connection | connect time |")
+		p("|---:|---|---:|---:|---:|---:|")
+		for _, row := range rep.Fanout {
+			p("| %d | %s | %s | %s | %s | %.2f s |", row.N, row.Server, mib(row.IdleRSS), mib(row.ClientsRSS), kib(row.MemPerConn), row.ConnectSec)
+		}
+		p("")
+	}
+	if len(rep.Ingest) > 0 {
+		p("### Ingest (no consumers; events stored and acknowledged)")
+		p("")
+		p("| server | when | path | stored before | events | ingest ev/s | CPU/event | server cores | server RSS after | gen cores |")
+		p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+		for _, r := range rep.Ingest {
+			p("| %s | %s | %s | %d | %d | %s | %s | %.2f | %s | %.2f |", r.Server, r.Mode, r.Path, r.StoredStart, r.Accepted, num(r.IngestPerS), ns2(r.CPUPerEvent), r.ServerCores, mib(r.ServerRSSAfter), r.LoadgenCores)
+		}
+		p("")
+	}
+	if len(rep.Growth) > 0 {
+		p("### Growth with connected clients")
+		p("")
+		p("| server | clients | RSS | per connection | idle cores | deliveries/s at fixed rate | CPU/delivery | p99 | lost | dropped |")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, g := range rep.Growth {
+			if g.Error != "" {
+				p("| %s | %d | | | | failed: %s | | | | |", g.Server, g.N, strings.ReplaceAll(g.Error, "|", "/"))
+				continue
+			}
+			p("| %s | %d | %s | %s | %.3f | %s (%s ev/s) | %s | %s | %d | %d |", g.Server, g.N, mib(g.RSS), kib(g.MemPerConn), g.IdleCores, num(g.Result.DeliveriesPerS), num(g.Result.OfferedPerS), ns2(g.Result.CPUPerDelivery), dur(g.Result.P99), g.Result.Lost, g.Result.Dropped)
+		}
+		p("")
+	}
+	for _, n := range rep.Notes {
+		p("* %s", n)
+	}
+}
+
+func ns2(d time.Duration) string { return ns(d) }
+
+func ratio(a, b time.Duration) string {
+	if b == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", float64(a)/float64(b))
+}
