@@ -37,7 +37,7 @@ run: build ## Build and run mpmd in the foreground (dashboard at http://127.0.0.
 
 .PHONY: test
 test: build $(TEST_DEPS) ## Run the whole test suite (unit, end-to-end, interop, browser)
-	$(GO) test -race -count=1 -timeout 20m ./...
+	MPM_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 20m ./...
 	@for t in $(TEST_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 .PHONY: lint

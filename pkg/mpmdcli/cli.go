@@ -4,6 +4,7 @@
 package mpmdcli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -80,11 +81,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		env := &Env{Stdout: stdout, Stderr: stderr, Dirs: dirs}
 		if err := ctx.Run(env); err != nil {
-			var ec exitCode
-			if e, ok := err.(interface{ ExitCode() int }); ok {
-				ec = exitCode(e.ExitCode())
-			} else {
-				ec = 1
+			ec := exitCode(1)
+			var withCode interface{ ExitCode() int }
+			if errors.As(err, &withCode) {
+				ec = exitCode(withCode.ExitCode())
 			}
 			fmt.Fprintln(stderr, "mpmd:", err)
 			code = int(ec)

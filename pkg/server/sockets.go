@@ -53,11 +53,11 @@ func (s *Server) handshake(sock *socket.Socket, next func(*socket.ExtendedError)
 			tok = bearer(hs.Headers.Header().Get("Authorization"))
 		}
 		if tok == "" {
-			next(socket.NewExtendedError("authentication required: this mpmd needs a token; pass it as auth: {token: \"…\"} (the value of CLAUDE_MPM_SOCKETIO_TOKEN)", nil))
+			next(refusal("authentication required: this mpmd needs a token; pass it as auth: {token: \"…\"} (the value of CLAUDE_MPM_SOCKETIO_TOKEN)", "token_required"))
 			return
 		}
 		if !s.tokenOK(tok) {
-			next(socket.NewExtendedError("invalid authentication token: it does not match mpmd's CLAUDE_MPM_SOCKETIO_TOKEN", nil))
+			next(refusal("invalid authentication token: it does not match mpmd's CLAUDE_MPM_SOCKETIO_TOKEN", "invalid_token"))
 			return
 		}
 	}
@@ -71,7 +71,7 @@ func (s *Server) handshake(sock *socket.Socket, next func(*socket.ExtendedError)
 	if present && since != nil {
 		n, err := parseSeq(since)
 		if err != nil {
-			next(socket.NewExtendedError("invalid since_seq: "+err.Error(), nil))
+			next(refusal("invalid since_seq: "+err.Error(), "invalid_since_seq"))
 			return
 		}
 		opts.since = n
@@ -83,6 +83,12 @@ func (s *Server) handshake(sock *socket.Socket, next func(*socket.ExtendedError)
 	opts.producer = truthy(hs.Auth["producer"]) || truthy(queryValue(hs.Query, "producer"))
 	sock.SetData(opts)
 	next(nil)
+}
+
+// refusal is a connect_error. Its data is never nil: the Go client rejects a
+// connect_error whose data is null and reports a parse error instead.
+func refusal(msg, code string) *socket.ExtendedError {
+	return socket.NewExtendedError(msg, map[string]any{"code": code})
 }
 
 func parseSeq(v any) (int64, error) {

@@ -1,0 +1,200 @@
+package e2e_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	engine "github.com/zishang520/socket.io/clients/engine/v3"
+	sio "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/mpm-dev/mpm/pkg/mpmdtest"
+)
+
+// received is one event a test client got.
+type received struct {
+	Name string
+	Data map[string]any
+}
+
+// sub is a Socket.IO client connected to one namespace that records every
+// event it receives.
+type sub struct {
+	t    testing.TB
+	sock *sio.Socket
+	mu   sync.Mutex
+	evs  []received
+	cond chan struct{} // signalled on every event
+}
+
+type dialOpts struct {
+	auth      map[string]any
+	polling   bool
+	expectErr bool
+}
+
+// dial connects to ns and waits for the connection (or, with expectErr, for
+// the connect_error, whose message it returns).
+func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, string) {
+	tb.Helper()
+	opts := sio.DefaultOptions()
+	tr := engine.TransportCtor(sio.WebSocket)
+	if o.polling {
+		tr = sio.Polling
+	}
+	opts.SetTransports(types.NewSet[engine.TransportCtor](tr))
+	opts.SetReconnection(false)
+	opts.SetForceNew(true)
+	opts.SetTimeout(3 * time.Second)
+	auth := map[string]any{}
+	for k, v := range o.auth {
+		auth[k] = v
+	}
+	if _, ok := auth["token"]; !ok && d.Token != "" {
+		auth["token"] = d.Token
+	}
+	opts.SetAuth(auth)
+	s := &sub{t: tb, cond: make(chan struct{}, 1)}
+	for attempt := 0; attempt < 3; attempt++ {
+		sock, err := sio.Connect(d.URL+ns, opts)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		result := make(chan string, 2)
+		sock.On("connect", func(...any) { result <- "" })
+		sock.On("connect_error", func(a ...any) {
+			msg := "connect_error"
+			if len(a) > 0 {
+				if e, ok := a[0].(error); ok {
+					msg = e.Error()
+				}
+			}
+			result <- msg
+		})
+		sock.OnAny(func(a ...any) {
+			if len(a) == 0 {
+				return
+			}
+			name, _ := a[0].(string)
+			var data map[string]any
+			if len(a) > 1 {
+				data, _ = a[1].(map[string]any)
+			}
+			s.mu.Lock()
+			s.evs = append(s.evs, received{name, data})
+			s.mu.Unlock()
+			select {
+			case s.cond <- struct{}{}:
+			default:
+			}
+		})
+		select {
+		case msg := <-result:
+			if msg == "timeout" {
+				sock.Disconnect() // the client's rare connect race: try again
+				continue
+			}
+			if msg != "" && !o.expectErr {
+				sock.Disconnect()
+				tb.Fatalf("connect %s: %s", ns, msg)
+			}
+			if msg == "" && o.expectErr {
+				sock.Disconnect()
+				tb.Fatalf("connect %s: connected, want a connect_error", ns)
+			}
+			s.sock = sock
+			tb.Cleanup(func() { sock.Disconnect() })
+			return s, msg
+		case <-time.After(4 * time.Second):
+			sock.Disconnect() // the client's rare connect race: try again
+		}
+	}
+	tb.Fatalf("connect %s: no answer in 3 attempts", ns)
+	return nil, ""
+}
+
+// events returns a copy of what was received so far.
+func (s *sub) events() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.evs...)
+}
+
+// named returns the received events called name.
+func (s *sub) named(name string) []received {
+	var out []received
+	for _, e := range s.events() {
+		if e.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitFor waits until pred holds for the events received, or fails.
+func (s *sub) waitFor(what string, timeout time.Duration, pred func([]received) bool) []received {
+	s.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		evs := s.events()
+		if pred(evs) {
+			return evs
+		}
+		select {
+		case <-s.cond:
+		case <-deadline:
+			s.t.Fatalf("timed out waiting for %s; got %d events: %v", what, len(evs), names(evs))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitNamed waits for n events called name.
+func (s *sub) waitNamed(name string, n int) []received {
+	s.t.Helper()
+	s.waitFor(name, 5*time.Second, func(evs []received) bool {
+		c := 0
+		for _, e := range evs {
+			if e.Name == name {
+				c++
+			}
+		}
+		return c >= n
+	})
+	return s.named(name)
+}
+
+func names(evs []received) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Name
+	}
+	return out
+}
+
+// seqOf reads the seq field (numbers arrive as float64).
+func seqOf(tb testing.TB, data map[string]any) int64 {
+	tb.Helper()
+	f, ok := data["seq"].(float64)
+	if !ok {
+		tb.Fatalf("event without a numeric seq: %v", data)
+	}
+	return int64(f)
+}
+
+// emitAck emits with an ack and returns the ack's first argument.
+func (s *sub) emitAck(name string, data any) map[string]any {
+	s.t.Helper()
+	res := make(chan map[string]any, 1)
+	s.sock.Timeout(5*time.Second).EmitWithAck(name, data)(func(a []any, err error) {
+		if err != nil {
+			s.t.Errorf("emit %s: %v", name, err)
+			res <- nil
+			return
+		}
+		m, _ := a[0].(map[string]any)
+		res <- m
+	})
+	return <-res
+}
