@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# bench/run.sh — the whole mpmd-vs-Node comparison in one invocation
+# (fan-out at N = 10, 100, 1000; ingest to 1M stored events; growth to 5,000
+# clients). `make bench` runs it; BENCH_QUICK=1 makes it take seconds.
+#
+# The servers are pinned to CPU 1 (mpmd with GOMAXPROCS=1) and the load
+# generator to CPU 0, so neither steals the other's core; BENCH_PIN=0 runs
+# everything unpinned (mpmd GOMAXPROCS=2). Results: bench/out/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -x bin/mpmd ] || { echo "bench/run.sh: bin/mpmd is missing; run 'make build' first" >&2; exit 1; }
+[ -d bench/node-ref/node_modules/socket.io ] || (cd bench/node-ref && npm ci --no-audit --no-fund)
+go build -trimpath -o bin/mpm-bench ./cmd/mpm-bench
+
+out=bench/out
+mkdir -p "$out"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+{
+	echo "# machine"
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "nproc: $(nproc)"
+	lscpu | grep -E '^(Model name|Architecture|CPU\(s\)|Thread|Core|Socket|Hypervisor|L2|L3)' || true
+	free -h
+	echo "go: $(go version)"
+	echo "node: $(node --version)"
+	echo "mpmd: $(bin/mpmd --version 2>/dev/null || echo '?')"
+	echo "socket.io (node): $(node -p "require('./bench/node-ref/node_modules/socket.io/package.json').version")"
+	echo "loadavg: $(cat /proc/loadavg)"
+	echo "command: BENCH_QUICK=${BENCH_QUICK:-} BENCH_PIN=${BENCH_PIN:-1} bench/run.sh $*"
+} | tee "$out/machine-$stamp.txt"
+
+quick=()
+[ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ] && quick=(--quick)
+pin=(--pin)
+gen=(taskset -c 0)
+if [ "${BENCH_PIN:-1}" = 0 ] || ! command -v taskset >/dev/null; then
+	pin=(--no-pin)
+	gen=()
+fi
+# BENCH_QUICK/BENCH_PIN are read through the flags above, not the environment.
+env -u BENCH_QUICK -u BENCH_PIN GOMAXPROCS=1 "${gen[@]}" bin/mpm-bench compare "${quick[@]}" "${pin[@]}" \
+	--json "$out/results-$stamp.json" --out "$out/results-$stamp.md" "$@"
+echo "bench/run.sh: results in $out/results-$stamp.md and .json" >&2
