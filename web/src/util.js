@@ -1,0 +1,150 @@
+// Small helpers shared by the views: formatting, colours, event summaries.
+
+export const NAMESPACES = ['/system', '/session', '/claude', '/agent', '/hook', '/todo', '/memory', '/log'];
+
+const nf = new Intl.NumberFormat('en-US');
+export const fmtNum = (n) => nf.format(n);
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+/** HH:MM:SS.mmm in local time. */
+export function fmtTime(ms) {
+  if (!Number.isFinite(ms)) return '';
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** YYYY-MM-DD HH:MM:SS in local time. */
+export function fmtDateTime(ms) {
+  if (!Number.isFinite(ms)) return '';
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** A duration in ms as "850 ms", "12.3 s", "4m 05s", "2h 03m". */
+export function fmtDur(ms) {
+  if (ms == null || !Number.isFinite(ms)) return '';
+  if (ms < 0) ms = 0;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${pad(Math.floor(s % 60))}s`;
+  return `${Math.floor(m / 60)}h ${pad(m % 60)}m`;
+}
+
+export const shortId = (s) => (typeof s === 'string' && s.length > 10 ? s.slice(0, 8) : s || '');
+
+const colorCache = new Map();
+/** A stable colour for a session id, spread around the hue circle. */
+export function sessionColor(sid) {
+  if (!sid) return 'transparent';
+  let c = colorCache.get(sid);
+  if (c) return c;
+  let h = 2166136261;
+  for (let i = 0; i < sid.length; i++) h = Math.imul(h ^ sid.charCodeAt(i), 16777619);
+  const hue = (h >>> 0) % 360;
+  c = `hsl(${hue} 70% 50%)`;
+  colorCache.set(sid, c);
+  return c;
+}
+
+function clip(s, n = 160) {
+  if (s == null) return '';
+  s = typeof s === 'string' ? s : JSON.stringify(s);
+  s = s.replace(/\s+/g, ' ');
+  return s.length > n ? s.slice(0, n - 1) + '…' : s;
+}
+
+/** The most telling part of a tool's input, for one line. */
+export function toolInputSummary(input) {
+  if (!input || typeof input !== 'object') return clip(input);
+  const v = input.command ?? input.file_path ?? input.path ?? input.pattern ?? input.url ??
+    input.description ?? input.query ?? input.prompt ?? input.notebook_path;
+  if (v != null) return clip(v);
+  if (Array.isArray(input.todos)) return `${input.todos.length} todos`;
+  return clip(input);
+}
+
+/** Whether an event reports a failure (highlighted, counted as an error). */
+export function isErrorEvent(ns, name, d) {
+  if (/error|fail/i.test(name)) return true;
+  if (!d || typeof d !== 'object') return false;
+  if (typeof d.error === 'string' ? d.error !== '' : d.error != null && d.error !== false) return true;
+  if (d.success === false) return true;
+  if (typeof d.level === 'string' && /^(error|critical|fatal)$/i.test(d.level)) return true;
+  if (d.status === 'failed' || d.status === 'error') return true;
+  const r = d.tool_response;
+  if (r && typeof r === 'object' && (r.is_error === true || r.success === false || r.interrupted === true)) return true;
+  return false;
+}
+
+/** One line describing an event, shown in the stream. */
+export function summarize(ns, name, d) {
+  if (!d || typeof d !== 'object') return clip(d);
+  switch (name) {
+    case 'pre_tool':
+      return `${d.tool_name ?? ''} ${toolInputSummary(d.tool_input)}`;
+    case 'post_tool':
+    case 'post_tool_use_failure': {
+      const dur = typeof d.duration_ms === 'number' ? ` (${fmtDur(d.duration_ms)})` : '';
+      const err = d.error ? ` — ${clip(d.error, 80)}` : '';
+      return `${d.tool_name ?? ''}${dur} ${toolInputSummary(d.tool_input)}${err}`;
+    }
+    case 'user_prompt':
+      return clip(d.prompt);
+    case 'notification':
+      return `${d.notification_type ? `[${d.notification_type}] ` : ''}${clip(d.message)}`;
+    case 'session_start':
+    case 'start':
+      return [d.source, modelName(d.model), d.cwd ?? d.working_directory].filter(Boolean).join(' · ');
+    case 'session_end':
+    case 'end':
+      return [d.reason, d.duration_seconds != null ? fmtDur(d.duration_seconds * 1000) : ''].filter(Boolean).join(' · ');
+    case 'status_changed':
+      return `${d.previous_status ? d.previous_status + ' → ' : ''}${d.status ?? ''}${d.message ? ' · ' + clip(d.message, 100) : ''}`;
+    case 'task_delegated':
+    case 'task_completed':
+    case 'agent_switched':
+      return `${d.agent ?? d.agent_type ?? ''}${d.status ? ' [' + d.status + ']' : ''} ${clip(d.task ?? d.description ?? '')}`;
+    case 'subagent_start':
+    case 'subagent_stop':
+      return `${d.agent_type ?? ''} ${d.agent_id ?? ''}`;
+    case 'updated':
+      if (ns === '/todo' && d.stats) return `${d.stats.completed ?? 0}/${d.stats.total ?? 0} done, ${d.stats.in_progress ?? 0} in progress`;
+      break;
+    case 'heartbeat':
+      return d.uptime_seconds != null ? `uptime ${fmtDur(d.uptime_seconds * 1000)}` : '';
+  }
+  if (ns === '/log') return `[${d.level ?? name}] ${clip(d.message)}`;
+  if (d.message != null) return clip(d.message);
+  if (d.content != null) return clip(d.content);
+  // Anything else: its fields minus the bookkeeping ones.
+  const rest = {};
+  let n = 0;
+  for (const k in d) {
+    if (k === 'event_id' || k === 'seq' || k === 'timestamp' || k === 'session_id' || k === 'transcript_path' || k === 'hook_event_name') continue;
+    rest[k] = d[k];
+    if (++n >= 8) break;
+  }
+  return n ? clip(rest) : '';
+}
+
+export function modelName(m) {
+  if (!m) return '';
+  if (typeof m === 'string') return m;
+  return m.display_name ?? m.id ?? '';
+}
+
+/** el('td', {className: 'x'}, 'text', child…): a small DOM builder; text is never parsed as HTML. */
+export function el(tag, props, ...children) {
+  const e = document.createElement(tag);
+  if (props) for (const k in props) {
+    if (k === 'dataset') Object.assign(e.dataset, props[k]);
+    else if (k === 'style') e.style.cssText = props[k];
+    else if (k in e) e[k] = props[k];
+    else e.setAttribute(k, props[k]);
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
