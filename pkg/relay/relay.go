@@ -1,0 +1,275 @@
+// Package relay is what mpm-hook does when Claude Code runs it: read one hook
+// JSON object from stdin, turn it into a /hook event (see Build), emit it to
+// mpmd and wait for the ack, or append it to the spool when mpmd cannot take
+// it in time; after a delivery, drain a bounded part of the spool through the
+// same connection.
+//
+// Run never fails and never writes to stdout or stderr: Claude Code reads a
+// hook's stdout and exit code, and a relay that disturbs either harms the
+// session it observes. Everything it has to say goes to a debug log file when
+// CLAUDE_MPM_HOOK_DEBUG is set.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/client"
+	"github.com/mpm-dev/mpm/pkg/paths"
+	"github.com/mpm-dev/mpm/pkg/spool"
+)
+
+// Defaults of Config's time limits.
+const (
+	DefaultDeadline    = 400 * time.Millisecond
+	DefaultReadTimeout = 150 * time.Millisecond
+	DefaultSendTimeout = 250 * time.Millisecond
+	DefaultDrainBudget = 100 * time.Millisecond
+	// MaxInputBytes bounds the stdin read; the rest is discarded.
+	MaxInputBytes = 64 << 20
+)
+
+// Config is one relay run.
+type Config struct {
+	Stdin  io.Reader
+	Client client.Options
+	// AutoStart starts mpmd in the background when none is running.
+	AutoStart bool
+	// MpmdPath is the mpmd binary for AutoStart; default: next to this
+	// executable, else from PATH.
+	MpmdPath string
+	Dirs     paths.Dirs
+	Log      *slog.Logger
+	Now      func() time.Time
+
+	Deadline    time.Duration // whole run, default 400ms
+	ReadTimeout time.Duration // stdin, default 150ms
+	SendTimeout time.Duration // connect + ack, default 250ms
+	DrainBudget time.Duration // after a delivery, default 100ms
+}
+
+func (c *Config) defaults() {
+	if c.Stdin == nil {
+		c.Stdin = strings.NewReader("")
+	}
+	if c.Dirs == (paths.Dirs{}) {
+		c.Dirs = paths.Resolve()
+	}
+	if c.Client.DiscoveryFile == "" {
+		c.Client.DiscoveryFile = c.Dirs.Discovery()
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Deadline, DefaultDeadline)
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.SendTimeout, DefaultSendTimeout)
+	def(&c.DrainBudget, DefaultDrainBudget)
+}
+
+// Outcome says what a run did with the event.
+type Outcome struct {
+	Event     string
+	EventID   string
+	Delivered bool  // mpmd acked it
+	Seq       int64 // mpmd's seq when delivered
+	Spooled   bool  // appended to the spool
+	Drained   int   // spooled events delivered after it
+	Err       error // why it was not delivered, or why spooling failed
+}
+
+// Run relays one hook input. It returns when the event was acked or spooled
+// (or, should even the spool fail, when the deadline passed) and never panics.
+func Run(cfg Config) (out Outcome) {
+	cfg.defaults()
+	start := cfg.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			out.Err = fmt.Errorf("relay panic: %v", r)
+			cfg.Log.Error("relay panic", "panic", r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Deadline)
+	defer cancel()
+
+	// Connect while stdin is read: both take a millisecond or two and the
+	// hook's latency is what Claude Code waits for.
+	baseURL := client.Candidate(cfg.Client)
+	sendCtx, sendCancel := context.WithTimeout(ctx, cfg.SendTimeout)
+	defer sendCancel()
+	dialed := make(chan dialResult, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				dialed <- dialResult{err: fmt.Errorf("dial panic: %v", r)}
+			}
+		}()
+		c, err := client.Dial(sendCtx, baseURL, HookNamespace, client.DialOptions{
+			Token: cfg.Client.Token, Producer: true,
+			ConnectTimeout: cfg.SendTimeout / 3, Retries: 2,
+		})
+		dialed <- dialResult{c, err}
+	}()
+
+	input, readErr := readInput(cfg.Stdin, cfg.ReadTimeout)
+	rec := Build(input, readErr, start)
+	out.Event, out.EventID = rec.Event, rec.Data["event_id"].(string)
+	cfg.Log.Debug("hook input", "bytes", len(input), "event", rec.Event, "event_id", out.EventID, "read_error", readErr)
+
+	var conn *client.Conn
+	select {
+	case d := <-dialed:
+		conn, out.Err = d.conn, d.err
+	case <-sendCtx.Done():
+		out.Err = fmt.Errorf("connect to %s: %w", baseURL, sendCtx.Err())
+		// The dial goroutine gives up on sendCtx too; close what it may
+		// still produce so nothing lingers until exit.
+		go func() {
+			if d := <-dialed; d.conn != nil {
+				d.conn.Close()
+			}
+		}()
+	}
+	if conn != nil {
+		defer conn.Close()
+		ack, err := conn.Emit(sendCtx, rec.Event, rec.Data)
+		if err == nil {
+			out.Delivered, out.Seq = true, ack.Seq
+		} else {
+			out.Err = err
+		}
+	}
+	if !out.Delivered {
+		cfg.Log.Debug("not delivered, spooling", "event_id", out.EventID, "err", out.Err)
+		if err := spoolRecord(cfg.Dirs.Spool(), rec); err != nil {
+			out.Err = errors.Join(out.Err, err)
+			cfg.Log.Error("spool failed: event lost", "event_id", out.EventID, "err", err)
+		} else {
+			out.Spooled = true
+		}
+		var ae *client.AckError
+		if cfg.AutoStart && conn == nil && !errors.As(out.Err, &ae) {
+			if err := autoStart(cfg); err != nil {
+				cfg.Log.Debug("auto-start", "err", err)
+			}
+		}
+		return out
+	}
+	cfg.Log.Debug("delivered", "event_id", out.EventID, "seq", out.Seq, "after", cfg.Now().Sub(start))
+	out.Drained = drain(ctx, cfg, conn)
+	return out
+}
+
+type dialResult struct {
+	conn *client.Conn
+	err  error
+}
+
+func spoolRecord(dir string, rec spool.Record) error {
+	s, err := spool.Open(dir)
+	if err != nil {
+		return err
+	}
+	return s.Append(rec)
+}
+
+// drain delivers spooled events through conn within the drain budget.
+func drain(ctx context.Context, cfg Config, conn *client.Conn) int {
+	s, err := spool.Open(cfg.Dirs.Spool())
+	if err != nil {
+		return 0
+	}
+	// Listing an empty directory is cheap; skip the lock when there is
+	// nothing to do, which is nearly always.
+	if n, err := s.Len(); err != nil || n == 0 {
+		return 0
+	}
+	dctx, cancel := context.WithTimeout(ctx, cfg.DrainBudget)
+	defer cancel()
+	n, err := s.Drain(dctx, func(r spool.Record) error {
+		if r.Namespace != conn.Namespace() {
+			return fmt.Errorf("spooled event for %s: left for mpmd", r.Namespace)
+		}
+		_, err := conn.Emit(dctx, r.Event, r.Data)
+		return err
+	})
+	cfg.Log.Debug("drained spool", "delivered", n, "err", err)
+	return n
+}
+
+// readInput reads stdin up to MaxInputBytes, for at most timeout. What it
+// returns is all that arrived; the error says why it may be incomplete.
+func readInput(r io.Reader, timeout time.Duration) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	var buf safeBuffer
+	go func() {
+		b, err := readBounded(r, &buf)
+		ch <- result{b, err}
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case res := <-ch:
+		return res.b, res.err
+	case <-t.C:
+		return buf.snapshot(), fmt.Errorf("stdin was not closed within %s", timeout)
+	}
+}
+
+func readBounded(r io.Reader, buf *safeBuffer) ([]byte, error) {
+	chunk := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(chunk)
+		if n > 0 {
+			if buf.add(chunk[:n], MaxInputBytes) {
+				// Over the limit: the rest is not read, so the writer
+				// (Claude Code) may see EPIPE; it does not wait for it.
+				return buf.snapshot(), fmt.Errorf("input is larger than %d MiB; the rest was not read", MaxInputBytes>>20)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return buf.snapshot(), nil
+		}
+		if err != nil {
+			return buf.snapshot(), fmt.Errorf("read stdin: %w", err)
+		}
+	}
+}
+
+// DebugLogger returns a logger that appends to logs/mpm-hook.log when
+// CLAUDE_MPM_HOOK_DEBUG is "1" or "true", else one that discards, and a
+// function to close the file.
+func DebugLogger(d paths.Dirs) (*slog.Logger, *os.File) {
+	v := strings.ToLower(strings.TrimSpace(os.Getenv("CLAUDE_MPM_HOOK_DEBUG")))
+	if v != "1" && v != "true" && v != "yes" && v != "on" {
+		return slog.New(slog.DiscardHandler), nil
+	}
+	if err := os.MkdirAll(d.Logs(), 0o700); err != nil {
+		return slog.New(slog.DiscardHandler), nil
+	}
+	f, err := os.OpenFile(filepath.Join(d.Logs(), "mpm-hook.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return slog.New(slog.DiscardHandler), nil
+	}
+	h := slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})
+	return slog.New(h).With("pid", os.Getpid()), f
+}
