@@ -266,4 +266,3 @@ func cutString(s string, n int) string {
 	}
 	return s[:n] + TruncMarker(len(s)-n)
 }
-
