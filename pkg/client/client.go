@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/paths"
@@ -100,7 +101,7 @@ func Candidate(o Options) string {
 
 func discoveryURL(d paths.Discovery) string {
 	if d.URL != "" {
-		return d.URL
+		return strings.TrimRight(d.URL, "/")
 	}
 	if d.Port > 0 {
 		host := d.Host

@@ -1,0 +1,161 @@
+// Package hookcli is mpm-hook's command line: the relay (the default command,
+// what Claude Code runs on every hook), install, uninstall, doctor, emit and
+// tail. cmd/mpm-hook only calls Main, so tests run every command with their
+// own streams, directories and clock.
+package hookcli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/mpm-dev/mpm/pkg/client"
+	"github.com/mpm-dev/mpm/pkg/paths"
+	"github.com/mpm-dev/mpm/pkg/settings"
+	"github.com/mpm-dev/mpm/pkg/version"
+)
+
+// CLI is mpm-hook's root command.
+type CLI struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+	Port    int              `help:"mpmd's port, used when no discovery file names a running mpmd." env:"SOCKETIO_PORT" default:"8765"`
+	Token   string           `help:"Token mpmd requires." env:"CLAUDE_MPM_SOCKETIO_TOKEN"`
+
+	Relay     RelayCmd     `cmd:"" default:"withargs" help:"Read one Claude Code hook event on stdin and send it to mpmd (the default; what a hook entry runs)."`
+	Install   InstallCmd   `cmd:"" help:"Register mpm-hook for Claude Code's hook events in a settings file."`
+	Uninstall UninstallCmd `cmd:"" help:"Remove mpm-hook's entries from a settings file, leaving every other hook."`
+	Doctor    DoctorCmd    `cmd:"" help:"Check mpmd, the token, the installed hooks and the spool, and say what is wrong."`
+	Emit      EmitCmd      `cmd:"" help:"Emit one event to mpmd, e.g. from a script: mpm-hook emit memory updated --data '{…}'."`
+	Tail      TailCmd      `cmd:"" help:"Print mpmd's events as they happen (after an optional replay)."`
+}
+
+// Env is what the commands use of the outside world.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Dirs           paths.Dirs
+	Home, Cwd      string
+	Now            func() time.Time
+	// RealProcess is set by cmd/mpm-hook: the relay then points the
+	// process's own stdout and stderr away from Claude Code and arms a
+	// hard exit deadline. Tests leave it false.
+	RealProcess bool
+}
+
+func (e *Env) fill() {
+	if e.Stdin == nil {
+		e.Stdin = os.Stdin
+	}
+	if e.Stdout == nil {
+		e.Stdout = io.Discard
+	}
+	if e.Stderr == nil {
+		e.Stderr = io.Discard
+	}
+	if e.Dirs == (paths.Dirs{}) {
+		e.Dirs = paths.Resolve()
+	}
+	if e.Home == "" {
+		e.Home, _ = os.UserHomeDir()
+	}
+	if e.Cwd == "" {
+		e.Cwd, _ = os.Getwd()
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+}
+
+// clientOptions is how every command finds mpmd.
+func (c *CLI) clientOptions(env *Env) client.Options {
+	return client.Options{Port: c.Port, Token: c.Token, DiscoveryFile: env.Dirs.Discovery()}
+}
+
+type exitCode int
+
+// ExitError makes a command end with a given exit code after printing its message.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main runs mpm-hook with args (without the program name) and returns the
+// exit code. With no arguments it is the relay, and it skips building the
+// command line parser: that is every hook call, and start-up time is most of
+// its cost.
+func Main(args []string, env Env) int {
+	env.fill()
+	if len(args) == 0 {
+		runRelay(&env, 0, os.Getenv("CLAUDE_MPM_SOCKETIO_TOKEN"), false)
+		return 0
+	}
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("mpm-hook"),
+		kong.Description("mpm-hook relays Claude Code hook events to mpmd, installs itself as a hook, and emits and tails events."),
+		kong.Vars{"version": version.Version, "default_events": strings.Join(settings.DefaultEvents, ",")},
+		kong.Writers(env.Stdout, env.Stderr),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		kong.Bind(&env),
+	)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "mpm-hook:", err)
+		return 2
+	}
+	code := 0
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c, ok := r.(exitCode)
+				if !ok {
+					panic(r)
+				}
+				code = int(c)
+			}
+		}()
+		ctx, err := parser.Parse(args)
+		if err != nil {
+			if relayArgs(args) {
+				// A hook entry with a flag this version does not know
+				// must still never disturb Claude Code.
+				runRelay(&env, 0, os.Getenv("CLAUDE_MPM_SOCKETIO_TOKEN"), false)
+				return
+			}
+			parser.FatalIfErrorf(err)
+			return
+		}
+		if err := ctx.Run(&cli); err != nil {
+			var ee *ExitError
+			if errors.As(err, &ee) {
+				fmt.Fprintln(env.Stderr, "mpm-hook:", ee.Err)
+				code = ee.Code
+				return
+			}
+			fmt.Fprintln(env.Stderr, "mpm-hook:", err)
+			code = 1
+		}
+	}()
+	return code
+}
+
+// relayArgs reports whether args name no subcommand: flags only, as a
+// settings entry for the relay would have them.
+func relayArgs(args []string) bool {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return a == "relay"
+		}
+		if a == "-h" || a == "--help" || a == "--version" {
+			return false
+		}
+	}
+	return true
+}
