@@ -44,7 +44,7 @@ func (c *StartCmd) Run(env *Env) error {
 	}
 	args := []string{"run", "--port", strconv.Itoa(c.Port), "--host", c.Host, "--db", c.DB,
 		"--retention-age", c.RetentionAge.String(), "--retention-count", strconv.FormatInt(c.RetentionCount, 10),
-		"--heartbeat", c.Heartbeat.String(), "--log-level", c.LogLevel}
+		"--heartbeat", c.Heartbeat.String(), "--log-level", c.LogLevel, "--max-backlog", strconv.Itoa(c.MaxBacklog)}
 	for _, o := range c.corsOrigins() {
 		args = append(args, "--cors-origin", o)
 	}

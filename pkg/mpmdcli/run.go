@@ -132,6 +132,7 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		RetentionAge:   c.RetentionAge,
 		RetentionCount: c.RetentionCount,
 		Dashboard:      dash,
+		MaxBacklog:     c.MaxBacklog,
 	}, st, log)
 	lctx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()

@@ -30,6 +30,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /health", s.cors(http.HandlerFunc(s.handleHealth)))
 	mux.Handle("/emit", s.cors(s.auth(http.HandlerFunc(s.handleEmit))))
 	mux.Handle("/api/events", s.cors(s.auth(http.HandlerFunc(s.handleEvents))))
+	mux.Handle("GET /metrics", s.cors(s.auth(http.HandlerFunc(s.handleMetrics))))
 	if s.cfg.Dashboard != nil {
 		mux.Handle("/", s.cors(s.cfg.Dashboard))
 	} else {
@@ -68,6 +69,9 @@ func statusOf(err error) int {
 // handleHealth answers GET /health: liveness and what auto-detection keys on
 // (the server field). It needs no token: it tells nothing secret.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if s.Degraded() != "" && s.store.Ping(r.Context()) == nil {
+		s.setHealthy() // the disk came back; nobody has written since
+	}
 	h := map[string]any{
 		"status":         s.healthStatus(),
 		"server":         serverName,

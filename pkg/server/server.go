@@ -32,6 +32,8 @@ type Config struct {
 	RetentionCount int64         // keep at most this many events (0: no limit)
 
 	Dashboard http.Handler // served at /; nil serves a note on how to build it
+
+	MaxBacklog int // packets waiting for one client before it is dropped (0: DefaultMaxBacklog)
 }
 
 // Server is a running mpmd. Create it with New; serve with Run.
@@ -55,12 +57,17 @@ type Server struct {
 	clients   atomic.Int64
 	delivered atomic.Int64
 	degraded  atomic.Pointer[string]
+	dropped   atomic.Int64 // slow clients dropped
+	watched   sync.Map     // engine connection id → watched by watchBacklog
 }
 
 // New builds a server on an open store. It does not listen; see Run.
 func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
+	}
+	if cfg.MaxBacklog <= 0 {
+		cfg.MaxBacklog = DefaultMaxBacklog
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 30 * time.Second

@@ -162,6 +162,7 @@ func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
 	if opts.producer {
 		return
 	}
+	s.watchBacklog(sock)
 	if err := s.attach(name, sock, opts); err != nil {
 		s.log.Warn("replay failed; disconnecting the client so it retries", "namespace", name, "err", err)
 		sock.Disconnect(true)
