@@ -14,6 +14,7 @@ import unittest
 import urllib.parse
 import uuid
 
+import engineio.payload
 import requests
 import socketio
 
@@ -30,6 +31,16 @@ NAMESPACES = ["/system", "/session", "/claude", "/agent", "/hook", "/todo", "/me
 TRANSPORTS = ["websocket", "polling"]
 DEADLINE = float(os.environ.get("MPM_INTEROP_DEADLINE_MS", "5000")) / 1000.0
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
+
+# python-engineio's polling client drops the whole connection ("Unexpected
+# packet from server, aborting") when one long-polling response carries more
+# than Payload.max_decode_packets (16) packets. A Socket.IO server flushes all
+# it has buffered in one response, so any burst of events (a replay, several
+# namespaces on one connection) can cross it. The suite raises the limit, as
+# python-engineio's maintainers advise, so each test checks what it names;
+# TestPollingBurst checks the stock limit on its own.
+STOCK_MAX_DECODE_PACKETS = engineio.payload.Payload.max_decode_packets
+engineio.payload.Payload.max_decode_packets = 1000
 
 
 def marker(prefix="m"):
@@ -106,16 +117,42 @@ class Recorder:
             ]
 
 
+def close(sio):
+    """Disconnects sio and waits for its Engine.IO threads to end.
+
+    python-engineio's disconnect() marks the connection closed before its
+    write loop has sent the close packet, so now and then the packet is never
+    sent and the pending long-poll GET hangs until the server's next ping
+    (20 s), keeping the interpreter from exiting. When the read loop does not
+    end at once, send the close packet ourselves: mpmd then answers the
+    pending GET and the thread ends.
+    """
+    eio = sio.eio
+    polling = eio.current_transport == "polling"
+    url = eio.base_url if eio.sid else None
+    try:
+        sio.disconnect()
+    except Exception:  # a refused or dropped client may be half-closed already
+        pass
+    task = getattr(eio, "read_loop_task", None)
+    if task is None:
+        return
+    task.join(timeout=1)
+    if task.is_alive() and polling and url:
+        try:
+            requests.post(url, data="1", headers={"Content-Type": "text/plain"}, timeout=DEADLINE)
+        except requests.RequestException:
+            pass
+        task.join(timeout=DEADLINE)
+
+
 class Case(unittest.TestCase):
     def setUp(self):
         self.clients = []
 
     def tearDown(self):
         for c in self.clients:
-            try:
-                c.disconnect()
-            except Exception:  # a refused client may be half-open; closing is best effort
-                pass
+            close(c)
 
     def client(self, namespaces):
         """A python-socketio client recording every event on namespaces."""
@@ -153,7 +190,7 @@ class Case(unittest.TestCase):
         sio.connect(URL, auth=a, transports=[transport], namespaces=[ns], wait=False)
         data = rec.wait_error(ns)
         self.assertNotIn(ns, sio.namespaces, "%s refused" % ns)
-        sio.disconnect()
+        close(sio)
         if isinstance(data, dict):
             return str(data.get("message", ""))
         return str(data)
@@ -356,6 +393,37 @@ class TestReplay(Case):
     def test_invalid_since_seq_refused(self):
         msg = self.refused("/todo", auth={"since_seq": "yesterday"}, token=TOKEN or None)
         self.assertIn("since_seq", msg)
+
+
+class TestPollingBurst(Case):
+    """A stock python-socketio client on long-polling, with python-engineio's
+    default limit of 16 packets per polling response, replaying 50 events."""
+
+    def setUp(self):
+        super().setUp()
+        engineio.payload.Payload.max_decode_packets = STOCK_MAX_DECODE_PACKETS
+
+    def tearDown(self):
+        super().tearDown()
+        engineio.payload.Payload.max_decode_packets = 1000
+
+    def test_replay_50_events_stock_polling_client(self):
+        m = marker("burst")
+        sent = [emit("/claude", "interop_burst", {"marker": m, "i": i}) for i in range(50)]
+        sio, rec = self.client(["/claude"])
+        auth = {"since_seq": sent[0]["seq"] - 1}
+        if TOKEN:
+            auth["token"] = TOKEN
+        try:
+            sio.connect(URL, auth=auth, transports=["polling"], namespaces=["/claude"], wait_timeout=DEADLINE)
+            rec.wait(lambda e: isinstance(e[2], dict) and e[2].get("seq") == sent[-1]["seq"], "the 50th replayed event")
+        except (AssertionError, socketio.exceptions.ConnectionError) as err:
+            raise AssertionError(
+                "%s (%d of 50 replayed events received, Engine.IO connection %s). python-engineio's polling client "
+                "drops the connection when one long-polling response holds more than %d packets "
+                "(engineio.payload.Payload.max_decode_packets): mpmd must not put more than that in one response"
+                % (err, len(rec.with_marker(m)), sio.eio.state, STOCK_MAX_DECODE_PACKETS)) from None
+        self.assertEqual([e[2]["i"] for e in rec.with_marker(m)], list(range(50)))
 
 
 class TestSession(Case):
