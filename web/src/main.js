@@ -202,8 +202,10 @@ window.__mpm = {
   nsSeq,
   seqs: () => buffer.toArray().filter((e) => e.seq != null).map((e) => e.seq),
   viewSeqs: () => view.toArray().map((e) => e.seq),
+  events: () => buffer.toArray().filter((e) => e.seq != null).map((e) => [e.seq, e.ns, e.ev]),
   get pending() { return pending.length; },
   get connected() { return conn.state === 'connected'; },
+  get connectedAt() { return conn.connectedAt; },
   get state() { return conn.state; },
 };
 
@@ -385,7 +387,10 @@ function disconnect(state = 'disconnected', msg = 'disconnected') {
 
 function updateConnInfo() {
   const n = conn.connected.size;
-  if (conn.wanted && n === NAMESPACES.length) setState('connected', 'connected');
+  if (conn.wanted && n === NAMESPACES.length) {
+    if (conn.state !== 'connected') conn.connectedAt = Date.now();
+    setState('connected', 'connected');
+  }
   else if (conn.wanted && n > 0 && conn.state !== 'reconnecting') setState('connecting', `connecting… (${n}/${NAMESPACES.length})`);
   const sys = conn.sockets['/system'];
   $('conn-socket-id').textContent = sys && sys.connected ? sys.id : '–';
@@ -566,15 +571,23 @@ function render() {
     }
     eventList.update();
   }
-  // Text and tables at most 4 times a second: cheap, and nobody reads faster.
-  if (now - lastMetrics > 250 || metricsDirty === 'now') {
+  // Text and tables at most every 200 ms: cheap, and nobody reads faster. A
+  // trailing render makes sure the last change is shown without waiting for
+  // the next event.
+  if (now - lastMetrics >= 200 || metricsDirty === 'now') {
     lastMetrics = now;
     renderMetrics();
-  }
-  if (now - lastViewRender > 400) {
+  } else trailing(200 - (now - lastMetrics));
+  if (now - lastViewRender >= 200) {
     lastViewRender = now;
     renderActiveView();
-  }
+  } else trailing(200 - (now - lastViewRender));
+}
+
+let trailingTimer = 0;
+function trailing(ms) {
+  if (trailingTimer) return;
+  trailingTimer = setTimeout(() => { trailingTimer = 0; render(); }, Math.max(1, ms));
 }
 
 VList.prototype.lastSeenLen = function lastSeenLen() {

@@ -1,0 +1,83 @@
+// mpmd restarted under an open dashboard: the indicator shows the outage,
+// then the page resumes from the last seq it saw — every stored event once,
+// none lost, none doubled — including events stored while it was away.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import {
+  startMpmd, tempHome, launchBrowser, openDashboard, emit, allSeqs, producer, sendMany, tid, sleep,
+} from './harness.mjs';
+
+const home = tempHome();
+const db = path.join(home.dir, 'events.db');
+let mpmd, browser;
+
+after(async () => {
+  await browser?.close();
+  await mpmd?.stop();
+  home.cleanup();
+});
+
+// The page's events as [seq, namespace, event].
+const pageEvents = (page) => page.evaluate(() => window.__mpm.events());
+
+/**
+ * Every stored seq is in the page exactly once. The page may hold more: the
+ * /system status and server_info mpmd sends each client on connect carry a
+ * seq but are not stored.
+ */
+function assertSameSeqs(events, want, what) {
+  const got = events.map((e) => e[0]);
+  const dups = got.filter((s, i) => got.indexOf(s) !== i);
+  assert.deepEqual(dups, [], `${what}: duplicated seqs`);
+  const g = new Set(got);
+  const missing = want.filter((s) => !g.has(s));
+  assert.deepEqual(missing, [], `${what}: seqs the page lacks`);
+  const w = new Set(want);
+  assert.deepEqual(events.filter((e) => !w.has(e[0]) && e[1] !== '/system'), [], `${what}: events the store lacks`);
+  assert.deepEqual(got, [...got].sort((a, b) => a - b), `${what}: the page keeps seq order`);
+}
+
+test('mpmd restarted under the open page: indicator, then no event lost or doubled', async (t) => {
+  mpmd = await startMpmd({ home, db });
+  const port = mpmd.port;
+  // Some history before the page opens, some live after.
+  for (let i = 0; i < 20; i++) await emit(mpmd, 'log', 'message', { level: 'INFO', message: `before open ${i}` });
+  browser = await launchBrowser();
+  const page = await openDashboard(browser, mpmd);
+  await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
+  const prod = await producer(mpmd, '/hook');
+  await sendMany(prod, 200, (i) => ['pre_tool', { session_id: 'sess-restart', hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_use_id: `tu-a-${i}`, tool_input: { command: `echo ${i}` } }]);
+  prod.close();
+  await page.waitForFunction((n) => window.__mpm.maxSeq >= n, (await allSeqs(mpmd)).at(-1), { timeout: 5000 });
+  assertSameSeqs(await pageEvents(page), await allSeqs(mpmd), 'before the restart');
+
+  // Stop mpmd: the indicator must say so.
+  await mpmd.stop();
+  await page.waitForFunction(() => ['reconnecting', 'disconnected'].includes(document.querySelector('[data-testid="conn-status"]').dataset.state), null, { timeout: 5000 });
+  assert.notEqual(await page.textContent(tid('conn-status')), 'connected');
+  assert.match(await page.getAttribute(tid('connection'), 'data-state'), /reconnecting|disconnected/);
+  await sleep(2500); // lets the client's backoff grow, so the events below are stored before it is back
+
+  // While the page cannot reach it (another port, same store), mpmd stores
+  // events the page has never seen: they can only come by replay.
+  const away = await startMpmd({ home, db });
+  const prodAway = await producer(away, '/hook');
+  await sendMany(prodAway, 300, (i) => ['post_tool', { session_id: 'sess-restart', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_use_id: `tu-a-${i}`, tool_input: { command: `echo ${i}` }, tool_response: { stdout: `${i}` } }]);
+  prodAway.close();
+  await away.stop();
+  assert.equal(await page.getAttribute(tid('conn-status'), 'data-state'), 'reconnecting');
+
+  // Back on the page's port, same store: replay, then live.
+  mpmd = await startMpmd({ home, db, port });
+  const prod2 = await producer(mpmd, '/hook');
+  await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
+  await sendMany(prod2, 300, (i) => ['user_prompt', { session_id: 'sess-restart', hook_event_name: 'UserPromptSubmit', prompt: `after reconnect ${i}` }]);
+  prod2.close();
+  const want = await allSeqs(mpmd);
+  await page.waitForFunction((n) => window.__mpm.maxSeq >= n && window.__mpm.pending === 0, want.at(-1), { timeout: 10000 });
+  await sleep(300); // anything extra (a duplicate) would arrive now
+  assertSameSeqs(await pageEvents(page), await allSeqs(mpmd), 'after the restart');
+  const errs = page.errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(e));
+  assert.deepEqual(errs, []);
+});
