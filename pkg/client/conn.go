@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +60,12 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 	timeout := o.ConnectTimeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second
+	}
+	// The library reports a refused connection only when its connect
+	// timeout fires; a plain TCP dial says so in microseconds, which is
+	// what a hook with mpmd down needs.
+	if err := probe(ctx, baseURL, timeout); err != nil {
+		return nil, err
 	}
 	var err error
 	for attempt := 0; attempt <= max(o.Retries, 0); attempt++ {
@@ -313,4 +321,25 @@ func (c *Conn) OnAny(h Handler) {
 		}
 		h(name, data)
 	})
+}
+
+// probe checks that something listens at baseURL's host and port.
+func probe(ctx context.Context, baseURL string, timeout time.Duration) error {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return fmt.Errorf("bad mpmd URL %q: %w", baseURL, err)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return fmt.Errorf("%w: nothing listens at %s (%v)", ErrNoDaemon, u.Host, err)
+	}
+	return c.Close()
 }

@@ -29,3 +29,11 @@ func (s *safeBuffer) snapshot() []byte {
 	defer s.mu.Unlock()
 	return s.b[:len(s.b):len(s.b)]
 }
+
+func (s *safeBuffer) grow(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cap(s.b) < n {
+		s.b = make([]byte, 0, n)
+	}
+}

@@ -58,7 +58,7 @@ func Build(input []byte, readErr error, now time.Time) spool.Record {
 	if trimmed[0] != '{' {
 		return fail("hook input is not a JSON object")
 	}
-	p := &parser{b: trimmed}
+	p := &parser{b: trimmed, partial: readErr != nil}
 	fields, err := p.parseDocument()
 	if err != nil {
 		return fail("hook input is not valid JSON: " + jsonErr(trimmed, err))
@@ -141,14 +141,19 @@ func bound(data map[string]any, bigs []*bigString, total, limit int) []string {
 		truncated = truncated[:0]
 		for _, b := range bigs {
 			s, used := unescape(b.raw, capLen)
-			if used < len(b.raw) {
+			switch {
+			case used < len(b.raw):
 				s += TruncMarker(len(b.raw) - used)
+				truncated = append(truncated, b.path)
+			case b.cut:
+				s += "…[truncated: the input ended here]"
 				truncated = append(truncated, b.path)
 			}
 			b.set(s)
 		}
 		if total <= budget {
-			return nil
+			sort.Strings(truncated)
+			return truncated
 		}
 		size := jsonSize(data)
 		if size <= budget || try == 4 || capLen <= minKeep {

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +223,33 @@ func TestBuildRejectsWhatEncodingJSONRejects(t *testing.T) {
 		if rec := relay.Build([]byte(in), nil, now); rec.Event != "hook_error" {
 			t.Errorf("Build(%s) = %s, want hook_error", in, rec.Event)
 		}
+	}
+}
+
+func TestBuildSalvagesCutInput(t *testing.T) {
+	in := hugeInput(t, 2<<20)
+	cut := in[:len(in)/2] // the read deadline passed mid-string
+	rec := relay.Build(cut, errors.New("stdin was not closed within 400ms"), now)
+	if rec.Event != "post_tool" {
+		t.Fatalf("event = %s (%v), want post_tool", rec.Event, rec.Data["error"])
+	}
+	if rec.Data["session_id"] != "s1" || rec.Data["input_error"] == nil {
+		t.Errorf("session_id %v, input_error %v", rec.Data["session_id"], rec.Data["input_error"])
+	}
+	tr, _ := rec.Data["truncated"].([]string)
+	if len(tr) != 1 || tr[0] != "tool_response" {
+		t.Errorf("truncated = %v, want [tool_response]", tr)
+	}
+	s, _ := rec.Data["tool_response"].(string)
+	if !strings.Contains(s, "…[truncated") || !utf8.ValidString(s) {
+		t.Errorf("tool_response has no marker or is invalid UTF-8")
+	}
+	b, _ := json.Marshal(rec.Data)
+	if len(b) > relay.MaxEventBytes {
+		t.Errorf("event is %d bytes", len(b))
+	}
+	// A cut input that is broken before the cut is still an error.
+	if rec := relay.Build([]byte(`{"hook_event_name":"Stop",,"x":"abc`), errors.New("cut"), now); rec.Event != "hook_error" {
+		t.Errorf("broken cut input: %s, want hook_error", rec.Event)
 	}
 }

@@ -24,6 +24,7 @@ type bigString struct {
 	raw  []byte // between the quotes, still escaped
 	path string
 	set  func(any) // replaces this value in its container
+	cut  bool      // the input ended inside this value
 }
 
 type syntaxError struct {
@@ -36,6 +37,10 @@ func (e *syntaxError) Error() string { return e.msg }
 type parser struct {
 	b    []byte
 	bigs []*bigString
+	// partial says the input was cut (read limit or deadline): a value the
+	// input ends in is kept as a cut string instead of failing the whole
+	// event.
+	partial bool
 }
 
 func (p *parser) fail(i int, format string, args ...any) error {
@@ -60,6 +65,9 @@ func (p *parser) parseDocument() (map[string]any, error) {
 	if i >= len(p.b) || p.b[i] != '{' {
 		return nil, p.fail(i, "not a JSON object")
 	}
+	if p.partial {
+		return p.salvageObject(i)
+	}
 	v, i, err := p.value(i, "")
 	if err != nil {
 		return nil, err
@@ -68,6 +76,52 @@ func (p *parser) parseDocument() (map[string]any, error) {
 		return nil, p.fail(i, "unexpected %q after the object", p.b[i])
 	}
 	return v.(map[string]any), nil
+}
+
+// salvageObject parses the top-level object of a cut input: the members
+// that are complete are kept, and the one the input ends in becomes a cut
+// string of its raw text.
+func (p *parser) salvageObject(i int) (map[string]any, error) {
+	m := map[string]any{}
+	i = p.ws(i + 1)
+	for i < len(p.b) && p.b[i] != '}' {
+		if p.b[i] != '"' {
+			return nil, p.fail(i, "expected a string key")
+		}
+		raw, end, esc, err := p.stringEnd(i)
+		if err != nil {
+			return m, nil // cut inside a key: keep what is complete
+		}
+		key := decodeString(raw, esc)
+		i = p.ws(end)
+		if i >= len(p.b) {
+			return m, nil
+		}
+		if p.b[i] != ':' {
+			return nil, p.fail(i, "expected ':' after key %q", key)
+		}
+		start := p.ws(i + 1)
+		v, next, err := p.value(start, key)
+		if err != nil {
+			if start >= len(p.b) {
+				return m, nil
+			}
+			body := p.b[start:]
+			if body[0] == '"' {
+				body = body[1:]
+			}
+			bs := &bigString{raw: body, path: key, cut: true}
+			p.bigs = append(p.bigs, bs)
+			m[key] = bs
+			return m, nil
+		}
+		m[key] = v
+		i = p.ws(next)
+		if i < len(p.b) && p.b[i] == ',' {
+			i = p.ws(i + 1)
+		}
+	}
+	return m, nil
 }
 
 func (p *parser) value(i int, path string) (any, int, error) {

@@ -26,10 +26,11 @@ import (
 	"github.com/mpm-dev/mpm/pkg/spool"
 )
 
-// Defaults of Config's time limits.
+// Defaults of Config's time limits. They are ceilings for a machine under
+// load (a 20 MB input on two busy cores); a normal hook takes a few ms.
 const (
-	DefaultDeadline    = 400 * time.Millisecond
-	DefaultReadTimeout = 150 * time.Millisecond
+	DefaultDeadline    = 700 * time.Millisecond
+	DefaultReadTimeout = 400 * time.Millisecond
 	DefaultSendTimeout = 250 * time.Millisecond
 	DefaultDrainBudget = 100 * time.Millisecond
 	// MaxInputBytes bounds the stdin read; the rest is discarded.
@@ -49,10 +50,10 @@ type Config struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 
-	Deadline    time.Duration // whole run, default 400ms
-	ReadTimeout time.Duration // stdin, default 150ms
-	SendTimeout time.Duration // connect + ack, default 250ms
-	DrainBudget time.Duration // after a delivery, default 100ms
+	Deadline    time.Duration // reading, connecting, draining and sending; default 700ms
+	ReadTimeout time.Duration // stdin, default 400ms
+	SendTimeout time.Duration // connect + ack once the event is built, default 250ms
+	DrainBudget time.Duration // spooled events before this one, default 100ms
 }
 
 func (c *Config) defaults() {
@@ -110,8 +111,6 @@ func Run(cfg Config) (out Outcome) {
 	// Connect while stdin is read: both take a millisecond or two and the
 	// hook's latency is what Claude Code waits for.
 	baseURL := client.Candidate(cfg.Client)
-	sendCtx, sendCancel := context.WithTimeout(ctx, cfg.SendTimeout)
-	defer sendCancel()
 	dialed := make(chan dialResult, 1)
 	go func() {
 		defer func() {
@@ -119,7 +118,7 @@ func Run(cfg Config) (out Outcome) {
 				dialed <- dialResult{err: fmt.Errorf("dial panic: %v", r)}
 			}
 		}()
-		c, err := client.Dial(sendCtx, baseURL, HookNamespace, client.DialOptions{
+		c, err := client.Dial(ctx, baseURL, HookNamespace, client.DialOptions{
 			Token: cfg.Client.Token, Producer: true,
 			ConnectTimeout: cfg.SendTimeout / 3, Retries: 2,
 		})
@@ -131,14 +130,16 @@ func Run(cfg Config) (out Outcome) {
 	out.Event, out.EventID = rec.Event, rec.Data["event_id"].(string)
 	cfg.Log.Debug("hook input", "bytes", len(input), "event", rec.Event, "event_id", out.EventID, "read_error", readErr)
 
+	sendCtx, sendCancel := context.WithTimeout(ctx, cfg.SendTimeout)
+	defer sendCancel()
 	var conn *client.Conn
 	select {
 	case d := <-dialed:
 		conn, out.Err = d.conn, d.err
 	case <-sendCtx.Done():
 		out.Err = fmt.Errorf("connect to %s: %w", baseURL, sendCtx.Err())
-		// The dial goroutine gives up on sendCtx too; close what it may
-		// still produce so nothing lingers until exit.
+		// The dial goroutine gives up with ctx; close what it may still
+		// produce so nothing lingers until exit.
 		go func() {
 			if d := <-dialed; d.conn != nil {
 				d.conn.Close()
@@ -147,11 +148,21 @@ func Run(cfg Config) (out Outcome) {
 	}
 	if conn != nil {
 		defer conn.Close()
-		ack, err := conn.Emit(sendCtx, rec.Event, rec.Data)
-		if err == nil {
-			out.Delivered, out.Seq = true, ack.Seq
-		} else {
-			out.Err = err
+		// Spooled events are older than this one: they go first, and
+		// when they cannot all go now this one waits behind them, so a
+		// session's events reach mpmd in order.
+		n, rest, err := drain(ctx, cfg, conn)
+		out.Drained = n
+		switch {
+		case err != nil || rest > 0:
+			out.Err = fmt.Errorf("%d older events are still spooled (%v); spooling this one behind them", rest, err)
+		default:
+			ack, err := conn.Emit(sendCtx, rec.Event, rec.Data)
+			if err == nil {
+				out.Delivered, out.Seq = true, ack.Seq
+			} else {
+				out.Err = err
+			}
 		}
 	}
 	if !out.Delivered {
@@ -162,16 +173,14 @@ func Run(cfg Config) (out Outcome) {
 		} else {
 			out.Spooled = true
 		}
-		var ae *client.AckError
-		if cfg.AutoStart && conn == nil && !errors.As(out.Err, &ae) {
+		if cfg.AutoStart && conn == nil {
 			if err := autoStart(cfg); err != nil {
 				cfg.Log.Debug("auto-start", "err", err)
 			}
 		}
 		return out
 	}
-	cfg.Log.Debug("delivered", "event_id", out.EventID, "seq", out.Seq, "after", cfg.Now().Sub(start))
-	out.Drained = drain(ctx, cfg, conn)
+	cfg.Log.Debug("delivered", "event_id", out.EventID, "seq", out.Seq, "drained", out.Drained, "after", cfg.Now().Sub(start))
 	return out
 }
 
@@ -188,28 +197,38 @@ func spoolRecord(dir string, rec spool.Record) error {
 	return s.Append(rec)
 }
 
-// drain delivers spooled events through conn within the drain budget.
-func drain(ctx context.Context, cfg Config, conn *client.Conn) int {
+// drain delivers spooled events through conn within the drain budget and
+// reports how many it delivered and how many are left. An event mpmd refuses
+// (its ack is an error) would be refused forever: it is logged and dropped
+// rather than left to block every later hook.
+func drain(ctx context.Context, cfg Config, conn *client.Conn) (delivered, left int, err error) {
 	s, err := spool.Open(cfg.Dirs.Spool())
 	if err != nil {
-		return 0
+		return 0, 0, err
 	}
 	// Listing an empty directory is cheap; skip the lock when there is
 	// nothing to do, which is nearly always.
 	if n, err := s.Len(); err != nil || n == 0 {
-		return 0
+		return 0, 0, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, cfg.DrainBudget)
 	defer cancel()
 	n, err := s.Drain(dctx, func(r spool.Record) error {
 		if r.Namespace != conn.Namespace() {
-			return fmt.Errorf("spooled event for %s: left for mpmd", r.Namespace)
+			cfg.Log.Warn("dropping a spooled event for another namespace", "namespace", r.Namespace, "event", r.Event)
+			return nil
 		}
 		_, err := conn.Emit(dctx, r.Event, r.Data)
+		var ae *client.AckError
+		if errors.As(err, &ae) {
+			cfg.Log.Warn("mpmd refused a spooled event; dropping it", "event", r.Event, "event_id", r.Data["event_id"], "err", err)
+			return nil
+		}
 		return err
 	})
-	cfg.Log.Debug("drained spool", "delivered", n, "err", err)
-	return n
+	left, lerr := s.Len()
+	cfg.Log.Debug("drained spool", "delivered", n, "left", left, "err", err)
+	return n, left, errors.Join(err, lerr)
 }
 
 // readInput reads stdin up to MaxInputBytes, for at most timeout. What it
@@ -236,7 +255,14 @@ func readInput(r io.Reader, timeout time.Duration) ([]byte, error) {
 }
 
 func readBounded(r io.Reader, buf *safeBuffer) ([]byte, error) {
-	chunk := make([]byte, 64<<10)
+	size := 64 << 10
+	if f, ok := r.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = int(min(max(fi.Size()+1, 512), MaxInputBytes+1))
+		}
+	}
+	buf.grow(size)
+	chunk := make([]byte, min(size, 1<<20))
 	for {
 		n, err := r.Read(chunk)
 		if n > 0 {

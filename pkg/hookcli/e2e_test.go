@@ -1,0 +1,346 @@
+package hookcli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/mpmdtest"
+	"github.com/mpm-dev/mpm/pkg/spool"
+)
+
+// hookRun is one finished mpm-hook process.
+type hookRun struct {
+	stdout, stderr string
+	code           int
+	took           time.Duration
+}
+
+// runHook runs the built mpm-hook with env and stdin (nil: a closed stdin).
+func runHook(tb testing.TB, env []string, stdin []byte, args ...string) hookRun {
+	tb.Helper()
+	bin := mpmdtest.HookBin(tb)
+	var cmd *exec.Cmd
+	if stdin == nil {
+		// exec's nil Stdin is /dev/null; close fd 0 for real.
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `exec "$0" "$@" <&-`, bin}, args...)...)
+	} else {
+		cmd = exec.Command(bin, args...)
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := hookRun{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatalf("run mpm-hook: %v", err)
+	}
+	return r
+}
+
+// checkSilent asserts the relay's promise: exit 0, no output, fast.
+func checkSilent(tb testing.TB, what string, r hookRun) {
+	tb.Helper()
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		tb.Errorf("%s: exit %d, stdout %q, stderr %q; want 0 and nothing", what, r.code, r.stdout, r.stderr)
+	}
+	if r.took > time.Second {
+		tb.Errorf("%s: took %s, over the one-second promise", what, r.took)
+	}
+}
+
+// waitEvents polls /api/events until it returns at least n events.
+func waitEvents(tb testing.TB, d *mpmdtest.Daemon, query string, n int) []map[string]any {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := d.Events(tb, query)
+		if len(evs) >= n || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func spoolLen(tb testing.TB, root string) int {
+	tb.Helper()
+	s, err := spool.Open(filepath.Join(root, "state", "mpm", "spool"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n, err := s.Len()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+func hookPayload(session string, i int) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"session_id": session, "transcript_path": "/t/" + session + ".jsonl", "cwd": "/w",
+		"hook_event_name": "PreToolUse", "tool_name": "Bash",
+		"tool_input": map[string]any{"command": fmt.Sprintf("echo %d", i)}, "tool_use_id": fmt.Sprintf("toolu_%04d", i),
+	})
+	return b
+}
+
+func commandOf(ev map[string]any) string {
+	data, _ := ev["data"].(map[string]any)
+	ti, _ := data["tool_input"].(map[string]any)
+	s, _ := ti["command"].(string)
+	return s
+}
+
+func TestE2EEveryHookEvent(t *testing.T) {
+	d := mpmdtest.Start(t)
+	files, _ := filepath.Glob("testdata/hooks/*.json")
+	if len(files) < 13 {
+		t.Fatalf("found %d hook payloads", len(files))
+	}
+	sort.Strings(files)
+	var want []map[string]any
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in map[string]any
+		json.Unmarshal(b, &in)
+		want = append(want, in)
+		checkSilent(t, filepath.Base(f), runHook(t, d.Env, b))
+	}
+	got := waitEvents(t, d, "namespace=hook&session_id=abc123-e2e", len(want))
+	if len(got) != len(want) {
+		t.Fatalf("got %d /hook events, want %d", len(got), len(want))
+	}
+	for i, in := range want {
+		ev := got[i]
+		name := in["hook_event_name"].(string)
+		if ev["event"] != event.HookEventName(name) {
+			t.Errorf("event %d: %v, want %s (from %s)", i, ev["event"], event.HookEventName(name), name)
+		}
+		data := ev["data"].(map[string]any)
+		for k, v := range in {
+			g, _ := json.Marshal(data[k])
+			w, _ := json.Marshal(v)
+			if string(g) != string(w) {
+				t.Errorf("%s: field %s = %s, want %s", name, k, g, w)
+			}
+		}
+		if id, _ := ev["event_id"].(string); len(id) != 32 {
+			t.Errorf("%s: event_id %q", name, id)
+		}
+	}
+	if got[0]["event"] != "session_start" || got[1]["event"] != "user_prompt" || got[2]["event"] != "pre_tool" || got[3]["event"] != "post_tool" {
+		t.Errorf("first events = %v %v %v %v", got[0]["event"], got[1]["event"], got[2]["event"], got[3]["event"])
+	}
+	// mpmd derives the other namespaces from them.
+	for _, q := range []string{"namespace=session&event=start", "namespace=session&event=end", "namespace=agent&event=agent_switched", "namespace=memory&event=loaded"} {
+		if evs := waitEvents(t, d, q+"&session_id=abc123-e2e", 1); len(evs) == 0 {
+			t.Errorf("no derived event for %s", q)
+		}
+	}
+}
+
+func TestE2EBadInput(t *testing.T) {
+	d := mpmdtest.Start(t)
+	big := strings.Repeat("0123456789abcdef", 20<<20/16)
+	bigInput, _ := json.Marshal(map[string]any{"session_id": "big", "hook_event_name": "PostToolUse", "tool_name": "Read",
+		"tool_use_id": "toolu_big", "tool_response": map[string]any{"stdout": big, "exitCode": 0}})
+	for _, tt := range []struct {
+		name  string
+		input []byte
+		event string
+	}{
+		{"malformed JSON", []byte(`{"hook_event_name": "PreToolUse", "tool_name": `), "hook_error"},
+		{"empty stdin", []byte{}, "hook_error"},
+		{"closed stdin", nil, "hook_error"},
+		{"not UTF-8", []byte("{\"hook_event_name\":\"Stop\",\"session_id\":\"x\",\"m\":\"\xc3\x28\"}"), "hook_error"},
+		{"no hook_event_name", []byte(`{"session_id":"x"}`), "hook_error"},
+		{"20 MB tool_response", bigInput, "post_tool"},
+	} {
+		before := len(d.Events(t, "namespace=hook"))
+		checkSilent(t, tt.name, runHook(t, d.Env, tt.input))
+		evs := waitEvents(t, d, "namespace=hook", before+1)
+		if len(evs) != before+1 {
+			t.Errorf("%s: %d new events, want 1", tt.name, len(evs)-before)
+			continue
+		}
+		ev := evs[len(evs)-1]
+		data := ev["data"].(map[string]any)
+		if ev["event"] != tt.event {
+			t.Errorf("%s: event %v (%v), want %s", tt.name, ev["event"], data["error"], tt.event)
+			continue
+		}
+		if tt.event == "hook_error" {
+			if msg, _ := data["error"].(string); msg == "" {
+				t.Errorf("%s: hook_error without error: %v", tt.name, data)
+			}
+			if _, ok := data["input_bytes"]; !ok {
+				t.Errorf("%s: hook_error without input_bytes", tt.name)
+			}
+		} else {
+			out, _ := data["tool_response"].(string)
+			if m, ok := data["tool_response"].(map[string]any); ok {
+				out, _ = m["stdout"].(string)
+			}
+			if !strings.Contains(out, "…[truncated ") || len(out) > 600<<10 {
+				t.Errorf("%s: stdout is %d bytes, marker present: %v", tt.name, len(out), strings.Contains(out, "[truncated"))
+			}
+			// tool_response.stdout, or the whole tool_response when
+			// stdin outlasted the read deadline on a busy machine.
+			if tr, _ := data["truncated"].([]any); len(tr) != 1 || !strings.HasPrefix(tr[0].(string), "tool_response") {
+				t.Errorf("%s: truncated = %v", tt.name, data["truncated"])
+			}
+		}
+	}
+	if n := spoolLen(t, d.Root); n != 0 {
+		t.Errorf("%d events spooled while mpmd was up", n)
+	}
+}
+
+func TestE2ESpoolWhileDownThenDeliverOnceInOrder(t *testing.T) {
+	d := mpmdtest.Start(t)
+	d.Stop(t)
+	const n = 8
+	for i := range n {
+		r := runHook(t, d.Env, hookPayload("down", i))
+		checkSilent(t, "hook with mpmd down", r)
+		if r.took > 200*time.Millisecond {
+			t.Errorf("hook %d took %s with mpmd down", i, r.took)
+		}
+	}
+	if got := spoolLen(t, d.Root); got != n {
+		t.Fatalf("spool holds %d events, want %d", got, n)
+	}
+	d = d.Restart(t) // mpmd drains the spool at start-up
+	evs := waitEvents(t, d, "namespace=hook&session_id=down", n)
+	if len(evs) != n {
+		t.Fatalf("got %d events after restart, want %d", len(evs), n)
+	}
+	for i, ev := range evs {
+		if got, want := commandOf(ev), fmt.Sprintf("echo %d", i); got != want {
+			t.Errorf("event %d: %s, want %s (order)", i, got, want)
+		}
+	}
+	// Exactly once: nothing else arrives later.
+	checkSilent(t, "hook after restart", runHook(t, d.Env, hookPayload("down", n)))
+	if evs := waitEvents(t, d, "namespace=hook&session_id=down", n+1); len(evs) != n+1 {
+		t.Errorf("got %d events, want %d (no duplicates)", len(evs), n+1)
+	}
+	if got := spoolLen(t, d.Root); got != 0 {
+		t.Errorf("spool still holds %d events", got)
+	}
+}
+
+func TestE2EHookDrainsSpool(t *testing.T) {
+	d := mpmdtest.Start(t, mpmdtest.WithArgs("--no-spool-drain"))
+	d.Stop(t)
+	for i := range 5 {
+		checkSilent(t, "hook with mpmd down", runHook(t, d.Env, hookPayload("drain", i)))
+	}
+	d = d.Restart(t) // with --no-spool-drain: only a hook can deliver them
+	if got := spoolLen(t, d.Root); got != 5 {
+		t.Fatalf("spool holds %d after a restart without drain, want 5", got)
+	}
+	checkSilent(t, "hook with mpmd up", runHook(t, d.Env, hookPayload("drain", 5)))
+	evs := waitEvents(t, d, "namespace=hook&session_id=drain", 6)
+	if len(evs) != 6 {
+		t.Fatalf("got %d events, want 6", len(evs))
+	}
+	// The spooled events go first, in order, then the live one.
+	got := []string{}
+	for _, ev := range evs {
+		got = append(got, commandOf(ev))
+	}
+	want := []string{"echo 0", "echo 1", "echo 2", "echo 3", "echo 4", "echo 5"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("arrival order %v, want %v", got, want)
+	}
+	if n := spoolLen(t, d.Root); n != 0 {
+		t.Errorf("spool still holds %d", n)
+	}
+}
+
+func TestE2EKilledMidStream(t *testing.T) {
+	d := mpmdtest.Start(t)
+	const n = 20
+	for i := range n {
+		if i == n/2 {
+			d.Kill(t)
+		}
+		checkSilent(t, "hook", runHook(t, d.Env, hookPayload("kill", i)))
+	}
+	if got := spoolLen(t, d.Root); got != n/2 {
+		t.Errorf("spool holds %d, want %d", got, n/2)
+	}
+	d = d.Restart(t)
+	evs := waitEvents(t, d, "namespace=hook&session_id=kill", n)
+	if len(evs) != n {
+		t.Fatalf("got %d events, want %d", len(evs), n)
+	}
+	seen := map[string]bool{}
+	for i, ev := range evs {
+		c := commandOf(ev)
+		if seen[c] {
+			t.Errorf("%s delivered twice", c)
+		}
+		seen[c] = true
+		if want := fmt.Sprintf("echo %d", i); c != want {
+			t.Errorf("event %d: %s, want %s", i, c, want)
+		}
+	}
+}
+
+func TestE2EFiftyHooksAtOnce(t *testing.T) {
+	d := mpmdtest.Start(t)
+	const n = 50
+	var wg sync.WaitGroup
+	runs := make([]hookRun, n)
+	for i := range n {
+		wg.Go(func() { runs[i] = runHook(t, d.Env, hookPayload(fmt.Sprintf("par%02d", i), i)) })
+	}
+	wg.Wait()
+	for i, r := range runs {
+		if r.code != 0 || r.stdout != "" || r.stderr != "" {
+			t.Errorf("hook %d: exit %d, stdout %q, stderr %q", i, r.code, r.stdout, r.stderr)
+		}
+	}
+	// Some may have spooled under the load (two shared cores); one more
+	// hook drains them.
+	checkSilent(t, "drain hook", runHook(t, d.Env, hookPayload("par-last", n)))
+	deadline := time.Now().Add(10 * time.Second)
+	var evs []map[string]any
+	for time.Now().Before(deadline) {
+		evs = d.Events(t, "namespace=hook&q=par&limit=1000")
+		if len(evs) >= n+1 || spoolLen(t, d.Root) == 0 && len(evs) >= n+1 {
+			break
+		}
+		if spoolLen(t, d.Root) > 0 {
+			runHook(t, d.Env, hookPayload("par-extra", n+1))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	seen := map[string]int{}
+	for _, ev := range evs {
+		seen[commandOf(ev)]++
+	}
+	for i := range n {
+		if c := seen[fmt.Sprintf("echo %d", i)]; c != 1 {
+			t.Errorf("hook %d arrived %d times", i, c)
+		}
+	}
+}
