@@ -42,6 +42,7 @@ type Deriver struct {
 }
 
 type sessionState struct {
+	pid    float64 // Claude Code's pid, when the relay could tell it
 	start  time.Time
 	status string
 	todos  map[string]string // todo content → status
@@ -94,6 +95,13 @@ func (d *Deriver) Derive(name string, data map[string]any, ts time.Time, sourceI
 	}
 	sid := str(data, "session_id")
 	st := d.session(sid, ts)
+	if pid, ok := num(data["claude_pid"]); ok && pid > 0 {
+		st.pid = pid
+	}
+	var pid any
+	if st.pid > 0 {
+		pid = st.pid
+	}
 	stamp := FormatTime(ts)
 	var out []Derived
 	emit := func(ns, ev string, fields map[string]any) {
@@ -109,7 +117,7 @@ func (d *Deriver) Derive(name string, data map[string]any, ts time.Time, sourceI
 		prev := st.status
 		st.status = status
 		emit("/session", "status_changed", map[string]any{"status": status, "previous_status": prev})
-		emit("/claude", "status_changed", map[string]any{"status": status, "message": message})
+		emit("/claude", "status_changed", map[string]any{"status": status, "message": message, "pid": pid})
 	}
 
 	switch hook {
@@ -124,6 +132,7 @@ func (d *Deriver) Derive(name string, data map[string]any, ts time.Time, sourceI
 			"transcript_path":   str(data, "transcript_path"),
 		})
 		emit("/claude", "status_changed", map[string]any{
+			"pid":     pid,
 			"status":  StatusIdle,
 			"message": fmt.Sprintf("Claude Code session started (%s)", orDefault(str(data, "source"), "startup")),
 		})
@@ -351,6 +360,7 @@ func clip(s string, n int) string {
 type SessionInfo struct {
 	SessionID string    `json:"session_id"`
 	Status    string    `json:"status"`
+	PID       float64   `json:"claude_pid,omitempty"`
 	Start     time.Time `json:"start"`
 	LastSeen  time.Time `json:"last_seen"`
 }
@@ -365,7 +375,7 @@ func (d *Deriver) Sessions() []SessionInfo {
 		if id == "" {
 			continue
 		}
-		out = append(out, SessionInfo{SessionID: id, Status: s.status, Start: s.start, LastSeen: s.seen})
+		out = append(out, SessionInfo{SessionID: id, Status: s.status, PID: s.pid, Start: s.start, LastSeen: s.seen})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
 	return out

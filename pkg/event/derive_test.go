@@ -40,8 +40,11 @@ func field(t *testing.T, d event.Derived, k string) any {
 func TestDerivationTable(t *testing.T) {
 	t0 := time.Date(2025, 1, 31, 14, 30, 52, 0, time.UTC)
 	steps := []step{
-		{"session_start", hook("SessionStart", map[string]any{"source": "startup", "model": "claude-sonnet-4"}),
+		{"session_start", hook("SessionStart", map[string]any{"source": "startup", "model": "claude-sonnet-4", "claude_pid": 4242.0}),
 			[]string{"/session start", "/claude status_changed"}, func(t *testing.T, d []event.Derived) {
+				if field(t, d[1], "pid") != 4242.0 {
+					t.Errorf("claude status_changed pid = %v", d[1].Data["pid"])
+				}
 				if field(t, d[0], "working_directory") != "/work/app" || field(t, d[0], "launch_method") != "startup" || field(t, d[0], "model") != "claude-sonnet-4" {
 					t.Errorf("start = %v", d[0].Data)
 				}

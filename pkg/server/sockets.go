@@ -402,6 +402,9 @@ func (s *Server) statusPayload() map[string]any {
 			p["session_start"] = event.FormatTime(sessions[0].Start)
 		}
 		p["claude_status"] = sessions[0].Status
+		if sessions[0].PID > 0 {
+			p["claude_pid"] = sessions[0].PID
+		}
 	}
 	return p
 }
