@@ -70,7 +70,8 @@ func TestInterop(t *testing.T) {
 
 func start(t *testing.T, token string) *mpmdtest.Daemon {
 	t.Helper()
-	var opts []mpmdtest.Option
+	// A short heartbeat so the suites can see one without waiting 30 s.
+	opts := []mpmdtest.Option{mpmdtest.WithArgs("--heartbeat=1s")}
 	if token != "" {
 		opts = append(opts, mpmdtest.WithToken(token))
 	}

@@ -80,6 +80,32 @@ describe(`every namespace (${mode})`, () => {
     });
   }
 
+  test("/system get_history answers through the ack with stored events by filter, oldest first", async () => {
+    const m = marker("hist");
+    const sent = [];
+    for (let i = 0; i < 3; i++) sent.push(await emit("/memory", "interop_hist", { marker: m, i, session_id: m }));
+    const { socket } = await connect("/system");
+    const ack = await socket.timeout(DEADLINE_MS).emitWithAck("get_history", { namespace: "/memory", session_id: m, since_seq: sent[0].seq - 1 });
+    assert.ok(Array.isArray(ack.events), `get_history ack has events: ${JSON.stringify(ack)}`);
+    assert.deepEqual(ack.events.map((e) => e.seq), sent.map((x) => x.seq), "the three events, oldest first");
+    const e = ack.events[0];
+    assert.equal(e.event_id, sent[0].event_id);
+    assert.equal(e.namespace, "/memory");
+    assert.equal(e.event, "interop_hist");
+    assert.equal(e.session_id, m);
+    assert.match(String(e.timestamp), /^\d{4}-\d\d-\d\dT/);
+    assert.equal(e.data.marker, m);
+    assert.equal(e.data.i, 0);
+    const one = await socket.timeout(DEADLINE_MS).emitWithAck("get_history", { namespace: "memory", session_id: m, limit: 1 });
+    assert.equal(one.events.length, 1, `limit 1: ${JSON.stringify(one)}`);
+  });
+
+  test("/system sends heartbeat events periodically", async () => {
+    const { rec } = await connect("/system");
+    const hb = await rec.waitFor((e) => e.event === "heartbeat", "heartbeat (the daemon runs with --heartbeat=1s)", Math.max(DEADLINE_MS, 3000));
+    assertEnvelope(hb.data, "heartbeat");
+  });
+
   test("an unknown namespace is refused with connect_error 'Invalid namespace'", async () => {
     const { socket } = socketFor("/nope");
     const err = await connectError(socket);
@@ -254,6 +280,16 @@ describe(`replay (${mode})`, () => {
     assert.deepEqual(rec.withMarker(m).map((e) => e.data.seq), [live.seq]);
   });
 
+  test("a replay of 50 stored events over polling arrives whole, in order", async () => {
+    const m = marker("burst");
+    const sent = [];
+    for (let i = 0; i < 50; i++) sent.push(await emit("/claude", "interop_burst", { marker: m, i }));
+    const { socket, rec } = socketFor("/claude", { transport: "polling", auth: { since_seq: sent[0].seq - 1 } });
+    await connected(socket);
+    await rec.waitFor((e) => e.data?.seq === sent[49].seq, "the 50th replayed event");
+    assert.deepEqual(rec.withMarker(m).map((e) => e.data.i), [...Array(50).keys()]);
+  });
+
   test("an invalid since_seq is refused with a connect_error that says so", async () => {
     const err = await connectError(socketFor("/todo", { auth: { since_seq: "yesterday" } }).socket);
     assert.match(err.message, /since_seq/);
@@ -261,6 +297,16 @@ describe(`replay (${mode})`, () => {
 });
 
 describe(`session filtering (${mode})`, () => {
+  test("session_id as a query parameter filters too", async () => {
+    const m = marker("sessq");
+    const A = marker("sessA");
+    const { rec } = await connect("/hook", { query: { session_id: A } });
+    await emit("/hook", "interop_sess", { marker: m, session_id: marker("sessB") });
+    const mine = await emit("/hook", "interop_sess", { marker: m, session_id: A });
+    await rec.waitFor((e) => e.data?.seq === mine.seq, "the session's event");
+    assert.deepEqual(rec.withMarker(m).map((e) => e.data.session_id), [A]);
+  });
+
   for (const transport of TRANSPORTS) {
     test(`auth.session_id receives only that session's events, replayed and live (${transport})`, async () => {
       const m = marker("sess");

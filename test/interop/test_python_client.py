@@ -265,6 +265,26 @@ class TestNamespaces(Case):
     def test_system_status_polling(self):
         self.check_status("polling")
 
+    def test_get_history(self):
+        m = marker("hist")
+        sent = [emit("/memory", "interop_hist", {"marker": m, "i": i, "session_id": m}) for i in range(3)]
+        sio, _ = self.connect("/system")
+        ack = sio.call("get_history", {"namespace": "/memory", "session_id": m, "since_seq": sent[0]["seq"] - 1},
+                       namespace="/system", timeout=DEADLINE)
+        self.assertIsInstance(ack.get("events"), list, ack)
+        self.assertEqual([e["seq"] for e in ack["events"]], [x["seq"] for x in sent], "oldest first")
+        e = ack["events"][0]
+        self.assertEqual(e["event_id"], sent[0]["event_id"])
+        self.assertEqual(e["namespace"], "/memory")
+        self.assertEqual(e["event"], "interop_hist")
+        self.assertEqual(e["session_id"], m)
+        self.assertEqual(e["data"]["i"], 0)
+
+    def test_heartbeat(self):
+        _, rec = self.connect("/system")
+        hb = rec.wait(lambda e: e[1] == "heartbeat", "heartbeat (the daemon runs with --heartbeat=1s)", timeout=max(DEADLINE, 3))
+        self.assert_envelope(hb[2], "heartbeat")
+
     def test_unknown_namespace_refused(self):
         msg = self.refused("/nope", token=TOKEN or None)
         self.assertRegex(msg, re.compile("invalid namespace", re.I))
