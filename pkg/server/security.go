@@ -113,3 +113,32 @@ type originError struct{ origin string }
 func (e *originError) Error() string {
 	return "origin " + e.origin + " is not allowed: start mpmd with --cors-origin " + e.origin
 }
+
+// hostCheck defends a loopback-bound mpmd against DNS rebinding: a page on
+// a foreign site whose name resolves to 127.0.0.1 would talk to mpmd as its
+// own origin (no Origin header on same-origin GETs) but must send its own
+// name as Host. When mpmd listens on loopback, only loopback names, and the
+// hosts of --cors-origin origins, are accepted.
+func (s *Server) hostCheck(next http.Handler) http.Handler {
+	if !isLoopbackHost(s.cfg.Host) {
+		return next
+	}
+	allowed := map[string]bool{}
+	for _, o := range s.cfg.CORSOrigins {
+		if u, err := url.Parse(o); err == nil && u.Hostname() != "" {
+			allowed[strings.ToLower(u.Hostname())] = true
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		if host != "" && !isLoopbackHost(host) && !allowed[strings.ToLower(host)] {
+			writeError(w, http.StatusForbidden, "host "+r.Host+" is not allowed: mpmd listens on loopback and answers only to localhost names")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

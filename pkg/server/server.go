@@ -106,7 +106,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 }
 
 // Handler is mpmd's whole HTTP surface (Socket.IO, API, dashboard).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.hostCheck(s.mux) }
 
 // ShutdownTimeout bounds how long Run takes to stop once ctx ends.
 const ShutdownTimeout = 4 * time.Second
@@ -115,7 +115,7 @@ const ShutdownTimeout = 4 * time.Second
 // client, finishes the events already accepted and returns. The caller owns
 // ln's address; Run closes it. The store is left open for the caller.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 

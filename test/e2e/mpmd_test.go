@@ -514,3 +514,30 @@ func TestStaleDiscoveryFileIsReplaced(t *testing.T) {
 		t.Errorf("discovery file not replaced: %s", b)
 	}
 }
+
+// A loopback mpmd answers only to loopback host names (DNS rebinding).
+func TestHostHeaderChecked(t *testing.T) {
+	d := mpmdtest.Start(t)
+	for host, want := range map[string]int{
+		"":                   200,
+		"localhost:8765":     200,
+		"127.0.0.1":          200,
+		"[::1]:8765":         200,
+		"evil.example":       403,
+		"evil.example:8765":  403,
+		"127.0.0.1.nip.test": 403,
+	} {
+		req, _ := http.NewRequest("GET", d.URL+"/api/events", nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}
