@@ -106,6 +106,22 @@ describe(`every namespace (${mode})`, () => {
     assertEnvelope(hb.data, "heartbeat");
   });
 
+  test("a producer's timestamp is delivered as RFC 3339 UTC (offset normalised, unparsable replaced)", async () => {
+    const { rec } = await connect("/log");
+    const m = marker("ts");
+    const cases = [
+      { given: "2025-01-31T14:30:52.123Z", instant: Date.parse("2025-01-31T14:30:52.123Z") },
+      { given: "2025-01-31T16:30:52.123+02:00", instant: Date.parse("2025-01-31T14:30:52.123Z") },
+      { given: "yesterday" },
+    ];
+    for (const c of cases) c.sent = await emit("/log", "interop_ts", { marker: m, timestamp: c.given });
+    for (const c of cases) {
+      const got = await rec.waitFor((e) => e.data?.seq === c.sent.seq, `interop_ts with timestamp ${c.given}`);
+      assertEnvelope(got.data, `timestamp given as ${JSON.stringify(c.given)}`);
+      if (c.instant !== undefined) assert.equal(Date.parse(got.data.timestamp), c.instant, `${c.given} keeps its instant: ${got.data.timestamp}`);
+    }
+  });
+
   test("an unknown namespace is refused with connect_error 'Invalid namespace'", async () => {
     const { socket } = socketFor("/nope");
     const err = await connectError(socket);
