@@ -22,6 +22,9 @@ type cli struct {
 	Fanout  fanoutCmd  `cmd:"" help:"Measure one running server: connect N clients, drive events in, print the figures."`
 }
 
+// extraCommands are commands compiled in only with build tags (see serve.go).
+var extraCommands []kong.Option
+
 type compareCmd struct {
 	Mpmd       string        `default:"bin/mpmd" help:"mpmd binary."`
 	NodeScript string        `default:"bench/node-ref/server.js" help:"Reference Node server script (npm ci in its directory first)."`
@@ -55,9 +58,10 @@ type fanoutCmd struct {
 func Main(args []string, stdout, stderr io.Writer) int {
 	var c cli
 	exited := false
-	parser, err := kong.New(&c, kong.Name("mpm-bench"),
+	opts := append([]kong.Option{kong.Name("mpm-bench"),
 		kong.Description("Load tool for mpmd: fan-out, ingest and growth, beside the reference Node socket.io server."),
-		kong.Writers(stdout, stderr), kong.Exit(func(int) { exited = true }))
+		kong.Writers(stdout, stderr), kong.Exit(func(int) { exited = true })}, extraCommands...)
+	parser, err := kong.New(&c, opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

@@ -412,3 +412,23 @@ func (r *runner) post(ctx context.Context, body []byte) (bool, error) {
 	resp.Body.Close()
 	return resp.StatusCode/100 == 2, nil
 }
+
+// Measure connects n consumers to ns on a running server and runs each load
+// in turn against it, returning one Result per load.
+func Measure(ctx context.Context, t Target, ns string, n int, loads ...Load) ([]Result, error) {
+	f, err := connectFleet(ctx, t.URL, ns, n)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	r := &runner{base: t.URL, ns: ns, run: runID(), server: t.Name, pid: t.PID, fleet: f, client: newHTTPClient(16)}
+	var out []Result
+	for _, ld := range loads {
+		res, err := r.runPhase(ctx, ld)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
