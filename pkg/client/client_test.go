@@ -180,3 +180,18 @@ func TestDialRefused(t *testing.T) {
 		t.Errorf("Dial took %s to fail", d)
 	}
 }
+
+// TestDialRepeatedly runs enough connects to hit the library's lost-open
+// race (about one in a hundred) and checks that Dial's retry hides it.
+func TestDialRepeatedly(t *testing.T) {
+	f := startFake(t, "")
+	for i := range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := client.Dial(ctx, f.URL, "/hook", client.DialOptions{Retries: 2, ConnectTimeout: time.Second})
+		cancel()
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		c.Close()
+	}
+}

@@ -154,25 +154,57 @@ func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, tim
 	if o.OnEvent != nil {
 		c.OnAny(o.OnEvent)
 	}
+	var managerOpen atomic.Bool
+	m.On("open", func(...any) { managerOpen.Store(true) })
 	s.Connect()
 
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case err := <-result:
-		if err != nil {
+	// The library starts the transport before it listens for the
+	// transport's open event; when the transport is quicker, the manager
+	// never learns that it is open and the connect hangs. Spot that and
+	// give up on this attempt at once instead of waiting for the timeout.
+	tick := time.NewTicker(lostOpenPoll)
+	defer tick.Stop()
+	var engineOpenSince time.Time
+	for {
+		select {
+		case err := <-result:
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		case <-tick.C:
+			if managerOpen.Load() {
+				tick.Stop()
+				continue
+			}
+			if e := m.Engine(); e != nil && e.ReadyState() == engine.SocketStateOpen {
+				if engineOpenSince.IsZero() {
+					engineOpenSince = time.Now()
+				} else if time.Since(engineOpenSince) >= lostOpenGrace {
+					c.Close()
+					return nil, errLostOpen
+				}
+			}
+		case <-t.C:
 			c.Close()
-			return nil, err
+			return nil, fmt.Errorf("connect to %s%s: no answer within %s", baseURL, namespace, timeout)
+		case <-ctx.Done():
+			c.Close()
+			return nil, fmt.Errorf("connect to %s%s: %w", baseURL, namespace, ctx.Err())
 		}
-		return c, nil
-	case <-t.C:
-		c.Close()
-		return nil, fmt.Errorf("connect to %s%s: no answer within %s", baseURL, namespace, timeout)
-	case <-ctx.Done():
-		c.Close()
-		return nil, fmt.Errorf("connect to %s%s: %w", baseURL, namespace, ctx.Err())
 	}
 }
+
+// How the lost-open race of the library is spotted.
+const (
+	lostOpenPoll  = 2 * time.Millisecond
+	lostOpenGrace = 10 * time.Millisecond
+)
+
+var errLostOpen = errors.New("connect: the Socket.IO library lost the transport's open event")
 
 // connectErr turns the library's connect_error arguments into an error. A
 // packet from the server (an *ExtendedError or an error with the server's

@@ -40,7 +40,7 @@ func (c *DoctorCmd) Run(cli *CLI, env *Env) error {
 		bad("mpmd is not reachable: %v.", trimDot(err))
 	} else {
 		good("mpmd is running at %s (version %s, pid %d).", url, h.Version, h.PID)
-		conn, err := client.Dial(ctx, url, "/system", client.DialOptions{Token: cli.Token, Producer: true, ConnectTimeout: c.Timeout, Retries: 1})
+		conn, err := client.Dial(ctx, url, "/system", client.DialOptions{Token: cli.Token, Producer: true, ConnectTimeout: c.Timeout / 3, Retries: 2})
 		var ce *client.ConnectError
 		switch {
 		case errors.As(err, &ce) && cli.Token == "":

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -162,7 +161,10 @@ func Line(ns, name string, data map[string]any) string {
 	seq, _ := client.Int64(data["seq"])
 	fmt.Fprintf(&b, "%-12s %6d %s %s", ts, seq, ns, name)
 	if sid, _ := data["session_id"].(string); sid != "" {
-		fmt.Fprintf(&b, " [%s]", short(sid, 8))
+		if len(sid) > 8 {
+			sid = sid[:8]
+		}
+		fmt.Fprintf(&b, " [%s]", sid)
 	}
 	for _, k := range []string{"tool_name", "agent_type", "subagent_type", "status", "source", "reason", "trigger", "notification_type", "message", "prompt", "error", "level"} {
 		v, ok := data[k]
@@ -177,11 +179,6 @@ func Line(ns, name string, data map[string]any) string {
 		fmt.Fprintf(&b, " %s=%s", k, quoteIfSpace(short(oneLine(s), 80)))
 	}
 	if ti, ok := data["tool_input"].(map[string]any); ok {
-		keys := make([]string, 0, len(ti))
-		for k := range ti {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		for _, k := range []string{"command", "file_path", "pattern", "description", "url"} {
 			if s, ok := ti[k].(string); ok {
 				fmt.Fprintf(&b, " %s=%s", k, quoteIfSpace(short(oneLine(s), 80)))
