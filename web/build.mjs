@@ -20,7 +20,7 @@ for (const f of await readdir(outdir)) {
 const result = await esbuild.build({
   entryPoints: { app: path.join(here, 'src/main.js'), style: path.join(here, 'src/style.css') },
   bundle: true,
-  minify: !dev,
+  minify: !dev && !process.env.NOMINIFY,
   sourcemap: dev ? 'linked' : false,
   format: 'esm',
   target: ['es2020', 'chrome100', 'firefox100', 'safari15'],

@@ -181,6 +181,7 @@ function flush() {
   pending = [];
   if (batch.length) {
     const t0 = performance.now();
+    countArrivals(batch.length);
     ingest(batch);
     perf.ingestMs += performance.now() - t0;
     perf.batches++;
@@ -204,6 +205,7 @@ window.__mpm = {
   viewSeqs: () => view.toArray().map((e) => e.seq),
   events: () => buffer.toArray().filter((e) => e.seq != null).map((e) => [e.seq, e.ns, e.ev]),
   get pending() { return pending.length; },
+  get listRenders() { return eventList.renders || 0; },
   get connected() { return conn.state === 'connected'; },
   get connectedAt() { return conn.connectedAt; },
   get state() { return conn.state; },
@@ -554,6 +556,25 @@ $('clear-button').addEventListener('click', () => clearView());
 // ---------------------------------------------------------------- rendering
 
 let lastMetrics = 0;
+let lastListRender = 0;
+// Events received in the last second, counted per 100 ms slot.
+const rateSlots = new Uint32Array(10);
+let rateSlot = 0;
+let rateSlotAt = 0;
+function countArrivals(n) {
+  const now = performance.now();
+  const steps = Math.min(10, Math.floor((now - rateSlotAt) / 100));
+  for (let i = 0; i < steps; i++) { rateSlot = (rateSlot + 1) % 10; rateSlots[rateSlot] = 0; }
+  if (steps) rateSlotAt += steps * 100;
+  if (now - rateSlotAt > 1000) rateSlotAt = now;
+  rateSlots[rateSlot] += n;
+}
+function recentRate() {
+  countArrivals(0);
+  let n = 0;
+  for (const x of rateSlots) n += x;
+  return n;
+}
 let lastViewRender = 0;
 let lastViewLen = 0;
 
@@ -569,7 +590,14 @@ function render() {
       }
       lastViewLen = view.length;
     }
-    eventList.update();
+    // Under a flood (hundreds of events a second) the list is redrawn at
+    // most 20 times a second: nobody reads faster, and each redraw costs a
+    // layout and a paint however few rows changed.
+    const gap = recentRate() > 200 ? 50 : 0;
+    if (now - lastListRender >= gap) {
+      lastListRender = now;
+      eventList.update();
+    } else trailing(gap - (now - lastListRender));
   }
   // Text and tables at most every 200 ms: cheap, and nobody reads faster. A
   // trailing render makes sure the last change is shown without waiting for

@@ -30,7 +30,11 @@ export class VList {
         if (row && row._item !== undefined) opts.onClick(row._item, row);
       });
     }
-    new ResizeObserver(() => this.update()).observe(root);
+    this.h = 0;
+    new ResizeObserver((entries) => {
+      this.h = entries[0].contentRect.height;
+      this.update();
+    }).observe(root);
   }
 
   setSource(src) { this.src = src; this.version++; this.update(); }
@@ -65,7 +69,9 @@ export class VList {
 
   onScroll() {
     const r = this.root;
-    if (Math.abs(r.scrollTop - this.lastSetTop) < 2) { this.update(); return; }
+    // Our own scrollTop writes (following, keeping still) fire scroll events
+    // too; those rows are already drawn.
+    if (Math.abs(r.scrollTop - this.lastSetTop) < 2) return;
     this.lastSetTop = -1;
     const atBottom = r.scrollTop + r.clientHeight >= r.scrollHeight - this.rh * 1.5;
     if (atBottom !== this.follow) this.setFollow(atBottom);
@@ -73,40 +79,48 @@ export class VList {
   }
 
   render() {
+    this.renders = (this.renders || 0) + 1;
     const r = this.root, rh = this.rh, n = this.src.length;
     const total = n * rh;
-    if (this.spacer._h !== total) { this.spacer.style.height = total + 'px'; this.spacer._h = total; }
-    const h = r.clientHeight;
-    if (this.follow) {
-      const top = Math.max(0, total - h);
-      if (Math.abs(r.scrollTop - top) >= 1) { r.scrollTop = top; this.lastSetTop = r.scrollTop; }
-    }
-    const top = r.scrollTop;
+    // Reads first (the height is cached by the ResizeObserver, scrollTop is
+    // clean at the start of a frame), then row writes, then the spacer and
+    // scrollTop: one layout per redraw instead of a forced one plus the frame's.
+    const h = this.h || r.clientHeight;
+    const top = this.follow ? Math.max(0, total - h) : r.scrollTop;
     const first = Math.max(0, Math.floor(top / rh) - 4);
     const last = Math.min(n - 1, Math.ceil((top + h) / rh) + 4);
-    const need = Math.max(0, last - first + 1);
-    while (this.pool.length < need) {
-      const row = document.createElement('div');
-      row.className = 'vrow';
-      this.create(row);
-      r.append(row);
-      this.pool.push(row);
-    }
-    for (let k = 0; k < this.pool.length; k++) {
-      const row = this.pool[k];
-      if (k >= need) {
-        if (!row.hidden) { row.hidden = true; row._item = undefined; }
-        continue;
+    // The pool is a ring indexed by item index: when the list moves by d
+    // rows (scrolling, or following a stream), only d rows get new content;
+    // the others keep theirs and their position.
+    const size = Math.ceil(h / rh) + 10;
+    if (this.pool.length !== size) {
+      for (const row of this.pool) row.remove();
+      this.pool = [];
+      for (let k = 0; k < size; k++) {
+        const row = document.createElement('div');
+        row.className = 'vrow';
+        row.hidden = true;
+        row._i = -1;
+        this.create(row);
+        r.append(row);
+        this.pool.push(row);
       }
-      const i = first + k;
+    }
+    for (let i = first; i <= last; i++) {
+      const row = this.pool[i % size];
       const item = this.src.at(i);
-      if (row.hidden) row.hidden = false;
       if (row._i !== i) { row.style.transform = `translateY(${i * rh}px)`; row._i = i; }
+      if (row.hidden) row.hidden = false;
       if (row._item !== item || row._v !== this.version) {
         row._item = item;
         row._v = this.version;
         this.renderRow(row, item, i);
       }
     }
+    for (const row of this.pool) {
+      if (!row.hidden && (row._i < first || row._i > last)) { row.hidden = true; row._item = undefined; row._i = -1; }
+    }
+    if (this.spacer._h !== total) { this.spacer.style.height = total + 'px'; this.spacer._h = total; }
+    if (this.follow && Math.abs(r.scrollTop - top) >= 1) { r.scrollTop = top; this.lastSetTop = top; }
   }
 }
