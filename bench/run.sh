@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 
 [ -x bin/mpmd ] || { echo "bench/run.sh: bin/mpmd is missing; run 'make build' first" >&2; exit 1; }
 [ -d bench/node-ref/node_modules/socket.io ] || (cd bench/node-ref && npm ci --no-audit --no-fund)
-go build -trimpath -o bin/mpm-bench ./cmd/mpm-bench
+# -tags benchprofile: the store prefill for the 1M point (and the profiling server)
+go build -trimpath -tags benchprofile -o bin/mpm-bench ./cmd/mpm-bench
 
 out=bench/out
 mkdir -p "$out"

@@ -44,14 +44,16 @@ type compareCmd struct {
 }
 
 type fanoutCmd struct {
-	URL      string        `required:"" help:"Server base URL, e.g. http://127.0.0.1:8765 (loopback only)."`
-	PID      int           `required:"" help:"Server process id, for CPU time and RSS."`
-	N        int           `short:"n" default:"10" help:"Clients."`
-	Path     string        `enum:"emit,hook" default:"emit" help:"emit: POST /emit; hook: Socket.IO emits with ack."`
-	Rate     float64       `help:"Offered events/s (0: as fast as the server sustains)."`
-	Duration time.Duration `default:"3s" help:"Sending time."`
-	NS       string        `default:"/hook" help:"Namespace."`
-	Client   string        `enum:"raw,lib" default:"raw" help:"raw: the tool's own websocket reader; lib: the Socket.IO client library (to measure its cost)."`
+	URL       string        `required:"" help:"Server base URL, e.g. http://127.0.0.1:8765 (loopback only)."`
+	PID       int           `required:"" help:"Server process id, for CPU time and RSS."`
+	N         int           `short:"n" default:"10" help:"Clients."`
+	Path      string        `enum:"emit,hook" default:"emit" help:"emit: POST /emit; hook: Socket.IO emits with ack."`
+	Rate      float64       `help:"Offered events/s (0: as fast as the server sustains)."`
+	Duration  time.Duration `default:"3s" help:"Sending time."`
+	NS        string        `default:"/hook" help:"Namespace."`
+	Client    string        `enum:"raw,lib" default:"raw" help:"raw: the tool's own websocket reader; lib: the Socket.IO client library (to measure its cost)."`
+	Workers   int           `default:"8" help:"Concurrent /emit requests, or producer connections."`
+	AckWindow int           `default:"32" help:"Unacknowledged emits per producer connection."`
 }
 
 // Main runs mpm-bench with args and returns the exit code.
@@ -92,15 +94,18 @@ type ioPair struct{ out, err io.Writer }
 
 func (f *fanoutCmd) Run(ctx context.Context, w *ioPair) error {
 	t := Target{Name: "server", URL: f.URL, PID: f.PID}
-	fl := &fleet{lib: f.Client == "lib"}
-	if err := fl.grow(ctx, t.URL, f.NS, f.N); err != nil {
-		fl.close()
-		return err
+	r := &runner{base: t.URL, ns: f.NS, run: runID(), server: t.Name, pid: t.PID, client: newHTTPClient(f.Workers)}
+	if f.N > 0 { // N=0 measures ingest alone
+		fl := &fleet{lib: f.Client == "lib"}
+		if err := fl.grow(ctx, t.URL, f.NS, f.N); err != nil {
+			fl.close()
+			return err
+		}
+		defer fl.close()
+		r.fleet = fl
 	}
-	defer fl.close()
-	r := &runner{base: t.URL, ns: f.NS, run: runID(), server: t.Name, pid: t.PID, fleet: fl, client: newHTTPClient(16)}
-	res, err := r.runPhase(ctx, Load{Path: Path(f.Path), Rate: f.Rate, Window: max(16, int64(20_000/f.N)), Duration: f.Duration,
-		MaxEvents: maxEventsFor(f.N), Workers: 8, AckWindow: 32, Drain: 10 * time.Second})
+	res, err := r.runPhase(ctx, Load{Path: Path(f.Path), Rate: f.Rate, Window: max(16, int64(20_000/max(f.N, 1))), Duration: f.Duration,
+		MaxEvents: maxEventsFor(f.N), Workers: f.Workers, AckWindow: f.AckWindow, Drain: 10 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -136,6 +141,7 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 	}
 	specs := map[string]ServerSpec{
 		"mpmd": {Name: "mpmd", CPUs: cpus, Env: []string{"GOMAXPROCS=" + gmp},
+			DB: func(dir string) string { return filepath.Join(dir, "events.db") },
 			Argv: func(port int, dir string) []string {
 				return []string{mpmd, "run", "--port", strconv.Itoa(port), "--db", filepath.Join(dir, "events.db")}
 			}},

@@ -12,13 +12,16 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/server"
 	"github.com/mpm-dev/mpm/pkg/store"
 )
 
 func init() {
+	prefillStore = prefill
 	extraCommands = append(extraCommands, kong.DynamicCommand("serve",
 		"Run mpmd's server in this process with CPU profiling (for go tool pprof).", "", &serveCmd{}))
 }
@@ -77,4 +80,39 @@ func (c *serveCmd) Run(ctx context.Context, w *ioPair) error {
 		}
 	}
 	return err
+}
+
+// prefill appends realistic /hook events to the store at path, 10,000 per
+// transaction, until it holds n.
+func prefill(ctx context.Context, path string, n int64) error {
+	st, err := store.Open(path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now().Add(-time.Hour)
+	k := st.LastSeq()
+	for st.Count() < n {
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 10_000 && st.Count()+int64(i) < n; i++ {
+			k++
+			sid := "prefill-session-" + strconv.FormatInt(k%64, 10)
+			ev := &event.Event{ID: "prefill-" + strconv.FormatInt(k, 10), Namespace: "/hook", Name: "pre_tool",
+				Time: now.Add(time.Duration(k) * time.Millisecond), SessionID: sid, Data: map[string]any{
+					"session_id": sid, "hook_event_name": "PreToolUse", "tool_name": "Bash",
+					"tool_input":  map[string]any{"command": "go test -count=1 ./...", "description": "Run the test suite"},
+					"tool_use_id": "toolu_prefill_" + strconv.FormatInt(k, 10), "cwd": "/home/dev/project"}}
+			if _, err := tx.Append(ctx, ev); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -37,6 +37,9 @@ type ServerSpec struct {
 	// Argv builds the command line for a port and a private directory
 	// (the mpmd database goes there).
 	Argv func(port int, dir string) []string
+	// DB, if set, names the server's database in its directory (for a
+	// restart on a prefilled store).
+	DB func(dir string) string
 	// CPUs, if set, pins the server with taskset (e.g. "1").
 	CPUs string
 	Env  []string
@@ -58,6 +61,12 @@ func Start(ctx context.Context, spec ServerSpec, tmp string) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	return StartIn(ctx, spec, dir)
+}
+
+// StartIn is Start in a given private directory: a restart on the same
+// files (the mpmd database) after Stop.
+func StartIn(ctx context.Context, spec ServerSpec, dir string) (*Proc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -66,7 +75,7 @@ func Start(ctx context.Context, spec ServerSpec, tmp string) (*Proc, error) {
 	if spec.CPUs != "" {
 		argv = append([]string{"taskset", "-c", spec.CPUs}, argv...)
 	}
-	lf, err := os.Create(filepath.Join(dir, "server.log"))
+	lf, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
