@@ -91,12 +91,19 @@ func (o Options) FallbackURL() string {
 // else FallbackURL. The hook relay uses it to skip the /health round trip; a
 // wrong guess fails at the Socket.IO handshake.
 func Candidate(o Options) string {
+	u, _ := CandidateFrom(o)
+	return u
+}
+
+// CandidateFrom is Candidate that also says whether the URL came from a
+// discovery file naming a live process (then mpmd is very likely up).
+func CandidateFrom(o Options) (string, bool) {
 	if d, err := paths.ReadDiscovery(o.discoveryFile()); err == nil {
 		if u := discoveryURL(d); u != "" {
-			return u
+			return u, true
 		}
 	}
-	return o.FallbackURL()
+	return o.FallbackURL(), false
 }
 
 func discoveryURL(d paths.Discovery) string {

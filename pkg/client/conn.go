@@ -33,6 +33,9 @@ type DialOptions struct {
 	// Retries is how many more attempts follow a failed one (default 0,
 	// negative means none). Refused handshakes (bad token) are not retried.
 	Retries int
+	// SkipProbe skips the TCP check that makes a refused connection fail
+	// at once; for callers that have reason to believe mpmd is up.
+	SkipProbe bool
 	// OnEvent, when set, receives every event of the namespace. It is
 	// registered before the handshake, so no replayed event is missed.
 	OnEvent Handler
@@ -64,8 +67,10 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 	// The library reports a refused connection only when its connect
 	// timeout fires; a plain TCP dial says so in microseconds, which is
 	// what a hook with mpmd down needs.
-	if err := probe(ctx, baseURL, timeout); err != nil {
-		return nil, err
+	if !o.SkipProbe {
+		if err := probe(ctx, baseURL, timeout); err != nil {
+			return nil, err
+		}
 	}
 	var err error
 	for attempt := 0; attempt <= max(o.Retries, 0); attempt++ {

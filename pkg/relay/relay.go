@@ -110,7 +110,7 @@ func Run(cfg Config) (out Outcome) {
 
 	// Connect while stdin is read: both take a millisecond or two and the
 	// hook's latency is what Claude Code waits for.
-	baseURL := client.Candidate(cfg.Client)
+	baseURL, discovered := client.CandidateFrom(cfg.Client)
 	dialed := make(chan dialResult, 1)
 	go func() {
 		defer func() {
@@ -121,6 +121,10 @@ func Run(cfg Config) (out Outcome) {
 		c, err := client.Dial(ctx, baseURL, HookNamespace, client.DialOptions{
 			Token: cfg.Client.Token, Producer: true,
 			ConnectTimeout: cfg.SendTimeout / 3, Retries: 2,
+			// A live discovery file means mpmd is up: save the
+			// probe's round trip. Without one, the probe turns
+			// "mpmd is down" into a refused connect in microseconds.
+			SkipProbe: discovered,
 		})
 		dialed <- dialResult{c, err}
 	}()
