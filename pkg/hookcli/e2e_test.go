@@ -349,3 +349,36 @@ func TestE2EFiftyHooksAtOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestE2EWrapperScript(t *testing.T) {
+	wrapper, err := filepath.Abs("../../hooks/mpm-hook.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Copied away from the checkout, so ../bin/mpm-hook is not found.
+	dir := t.TempDir()
+	w := filepath.Join(dir, "hooks", "mpm-hook.sh")
+	os.MkdirAll(filepath.Dir(w), 0o755)
+	b, _ := os.ReadFile(wrapper)
+	os.WriteFile(w, b, 0o755)
+	env := []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
+
+	cmd := exec.Command(w)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(`{"hook_event_name":"Stop"}`)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Errorf("wrapper without a binary: %v, output %q; want exit 0 and nothing", err, out)
+	}
+
+	d := mpmdtest.Start(t)
+	cmd = exec.Command(w)
+	cmd.Env = append(d.Env, "MPM_HOOK_BIN="+mpmdtest.HookBin(t))
+	cmd.Stdin = bytes.NewReader(hookPayload("wrapper", 1))
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+		t.Errorf("wrapper with MPM_HOOK_BIN: %v, output %q", err, out)
+	}
+	if evs := waitEvents(t, d, "namespace=hook&session_id=wrapper", 1); len(evs) != 1 {
+		t.Errorf("event through the wrapper: got %d, want 1", len(evs))
+	}
+}

@@ -242,3 +242,19 @@ func TestSaveThroughSymlink(t *testing.T) {
 		t.Errorf("target not updated: %s", b)
 	}
 }
+
+// TestSnippetMatchesInstall keeps hooks/claude-settings.json what install
+// writes into an empty file.
+func TestSnippetMatchesInstall(t *testing.T) {
+	want, err := os.ReadFile("../../hooks/claude-settings.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := load(t, filepath.Join(t.TempDir(), "settings.json"))
+	if _, err := f.Install(settings.DefaultEvents, settings.Entry{Command: "mpm-hook", Timeout: settings.DefaultTimeout}); err != nil {
+		t.Fatal(err)
+	}
+	if got := settings.Marshal(f.Root); string(got) != string(want) {
+		t.Errorf("hooks/claude-settings.json is stale; regenerate it with `mpm-hook install --scope project --command mpm-hook` in an empty directory:\n%s", got)
+	}
+}
