@@ -149,7 +149,7 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 			Argv: func(port int, dir string) []string { return []string{c.Node, script} }},
 	}
 	cfg := Config{Tmp: tmp, Log: w.err, Namespace: "/hook", Clients: c.Clients, Phase: c.Phase, Drain: 15 * time.Second,
-		Growth: c.Growth, GrowthRate: 10, StoreTarget: c.Store, StoreChunk: 100_000, StoreBudget: c.StoreTime}
+		Growth: c.Growth, GrowthRate: 10_000, StoreTarget: c.Store, StoreChunk: 100_000, StoreBudget: c.StoreTime}
 	if c.Quick {
 		cfg.Clients = []int{10, 50}
 		cfg.Growth = []int{10, 100}

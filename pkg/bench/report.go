@@ -154,6 +154,8 @@ func (rep *Report) Markdown(w io.Writer) {
 	if len(rep.Growth) > 0 {
 		p("### Growth with connected clients")
 		p("")
+		p("One server, clients added step by step; at each step RSS after a settle, CPU over one idle second, then /emit at a fixed 10,000 deliveries/s (events/s = 10,000/N).")
+		p("")
 		p("| server | clients | RSS | per connection | idle cores | deliveries/s at fixed rate | CPU/delivery | p99 | lost | dropped |")
 		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, g := range rep.Growth {

@@ -23,7 +23,7 @@ type Config struct {
 	Phase       time.Duration // length of each sending phase
 	Drain       time.Duration
 	Growth      []int // connected clients for the growth series
-	GrowthRate  float64
+	GrowthRate  float64 // deliveries/s offered at each growth step (events/s = GrowthRate/N)
 	StoreTarget int64         // stored events to reach in the ingest series (mpmd)
 	StoreChunk  int64         // events per ingest measurement
 	StoreBudget time.Duration // longest time the store fill may take
@@ -379,7 +379,7 @@ func (c *Config) growth(ctx context.Context, run string, spec ServerSpec) ([]Gro
 		time.Sleep(time.Second)
 		s1, _ := readProc(p.PID)
 		row.IdleCores = (s1.CPU - s0.CPU).Seconds() / 1.0
-		ld := Load{Path: PathEmit, Rate: c.GrowthRate, Duration: c.Phase, MaxEvents: maxEventsFor(n), Workers: 4, Drain: c.Drain}
+		ld := Load{Path: PathEmit, Rate: max(c.GrowthRate/float64(n), 1), Duration: c.Phase, MaxEvents: maxEventsFor(n), Workers: 4, Drain: c.Drain}
 		res, err := r.runPhase(ctx, ld)
 		if err != nil {
 			return rows, fmt.Errorf("%s growth N=%d: %w", spec.Name, n, err)
