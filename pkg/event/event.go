@@ -99,7 +99,8 @@ const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
 // Payload is what a Socket.IO client receives: the event's data with its
-// event_id, seq and timestamp set. Data is not modified.
+// event_id, seq and timestamp (e.Time in TimeFormat, whatever form the
+// producer gave it in) set. Data is not modified.
 func (e *Event) Payload() map[string]any {
 	p := make(map[string]any, len(e.Data)+3)
 	for k, v := range e.Data {
@@ -107,9 +108,7 @@ func (e *Event) Payload() map[string]any {
 	}
 	p["event_id"] = e.ID
 	p["seq"] = e.Seq
-	if _, ok := p["timestamp"].(string); !ok {
-		p["timestamp"] = FormatTime(e.Time)
-	}
+	p["timestamp"] = FormatTime(e.Time) // normalised: a producer's time, in UTC
 	return p
 }
 

@@ -84,13 +84,21 @@ func TestPrepareAndPayload(t *testing.T) {
 	}
 	e.Seq = 7
 	p := e.Payload()
-	if p["seq"] != int64(7) || p["event_id"] != "abc" || p["timestamp"] != "2025-01-31T14:00:00Z" {
+	if p["seq"] != int64(7) || p["event_id"] != "abc" || p["timestamp"] != "2025-01-31T14:00:00.000Z" {
 		t.Errorf("Payload = %v", p)
 	}
 
 	n := &event.Event{Data: map[string]any{"timestamp": "not a time"}}
 	if err := n.Prepare(now); err != nil || n.ID == "" || !n.Time.Equal(now) {
 		t.Errorf("Prepare without id/time: id %q time %v err %v", n.ID, n.Time, err)
+	}
+	if got := n.Payload()["timestamp"]; got != "2025-01-31T14:30:52.123Z" {
+		t.Errorf("an unreadable producer timestamp is delivered as %v, want the receive time", got)
+	}
+	z := &event.Event{Data: map[string]any{"timestamp": "2025-01-31T16:30:52.5+02:00"}}
+	_ = z.Prepare(now)
+	if got := z.Payload()["timestamp"]; got != "2025-01-31T14:30:52.500Z" {
+		t.Errorf("a zoned producer timestamp is delivered as %v, want it in UTC", got)
 	}
 	long := &event.Event{ID: strings.Repeat("x", 200)}
 	if err := long.Prepare(now); err == nil {

@@ -51,6 +51,7 @@ type direct struct {
 	name    string
 	to      *socket.Socket // nil: broadcast to every consumer of ns
 	payload func() map[string]any
+	ack     func(any) // when set, also called with the payload sent
 }
 
 const (
@@ -256,6 +257,9 @@ func (s *Server) deliver(d delivery) {
 		}
 		if d.direct.to != nil {
 			_ = d.direct.to.Emit(d.direct.name, p)
+			if d.direct.ack != nil {
+				d.direct.ack(p)
+			}
 			return
 		}
 		_ = s.nsps[d.direct.ns].To(roomLive).Emit(d.direct.name, p)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
@@ -163,16 +165,26 @@ func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
 		return
 	}
 	s.watchBacklog(sock)
-	if err := s.attach(name, sock, opts); err != nil {
-		s.log.Warn("replay failed; disconnecting the client so it retries", "namespace", name, "err", err)
-		sock.Disconnect(true)
+	join := func() {
+		if err := s.attach(name, sock, opts); err != nil {
+			s.log.Warn("replay failed; disconnecting the client so it retries", "namespace", name, "err", err)
+			sock.Disconnect(true)
+			return
+		}
+		// After the replay, so their seqs (reserved now) follow every replayed one.
+		if name == "/system" {
+			s.sendDirect(&direct{ns: name, name: "server_info", to: sock, payload: s.serverInfo})
+			s.sendDirect(&direct{ns: name, name: "status", to: sock, payload: s.statusPayload})
+		}
+	}
+	if opts.since < 0 {
+		join()
 		return
 	}
-	// After the replay, so their seqs (reserved now) follow every replayed one.
-	if name == "/system" {
-		s.sendDirect(&direct{ns: name, name: "server_info", to: sock, payload: s.serverInfo})
-		s.sendDirect(&direct{ns: name, name: "status", to: sock, payload: s.statusPayload})
-	}
+	// A replay may wait for the client (long-polling pace); the library runs
+	// this handler inside the request that carried the CONNECT, which must
+	// not wait for the client's next poll.
+	go join()
 }
 
 const replayChunk = 500
@@ -192,11 +204,14 @@ func (s *Server) attach(ns string, sock *socket.Socket, opts *connOpts) error {
 	}
 	ctx := context.Background()
 	f := store.Filter{Namespace: ns, SessionID: opts.session, SinceSeq: opts.since, Limit: replayChunk}
+	pace := newPacer(sock)
+	defer pace.stop()
 	send := func(e *event.Event) error {
 		if !sock.Connected() {
 			return errClientGone
 		}
 		f.SinceSeq = e.Seq
+		pace.queue()
 		return sock.Emit(e.Name, e.Payload())
 	}
 	for {
@@ -212,14 +227,105 @@ func (s *Server) attach(ns string, sock *socket.Socket, opts *connOpts) error {
 			break
 		}
 	}
+	pace.flush()
 	s.bmu.Lock()
 	defer s.bmu.Unlock()
 	f.Limit = 0
+	pace = nil // never wait while holding bmu
 	if err := s.store.Each(ctx, f, send); err != nil && !errors.Is(err, errClientGone) {
 		return err
 	}
 	sock.Join(rooms...)
 	return nil
+}
+
+// pollBatch is how many replayed events may wait for one HTTP long-polling
+// response. Some clients refuse a response of more than 16 packets
+// (python-engineio), and the Socket.IO library sends everything buffered in
+// one response; a flush can split a batch, so two batches plus a CONNECT
+// must stay under 16.
+const pollBatch = 7
+
+// pacer keeps a replay over long-polling within pollBatch events a poll by
+// waiting for the buffered events to be flushed before queueing more. Over
+// websocket (or on a nil pacer) it does nothing.
+//
+// A flush sends everything buffered, so after any flush nothing queued before
+// it is waiting. Counting an event as pending before it is queued means a
+// flush can only under-count (by the one being queued), never leave the pacer
+// waiting for a flush that will not come.
+type pacer struct {
+	mu      sync.Mutex
+	pending int
+	changed chan struct{}
+	active  atomic.Bool
+}
+
+func newPacer(sock *socket.Socket) *pacer {
+	conn := sock.Conn()
+	if conn == nil || conn.Transport() == nil || conn.Transport().Name() != "polling" {
+		return nil
+	}
+	p := &pacer{changed: make(chan struct{}, 1)}
+	p.active.Store(true)
+	_ = conn.On("flush", func(...any) {
+		if !p.active.Load() {
+			return
+		}
+		p.mu.Lock()
+		p.pending = 0
+		p.mu.Unlock()
+		select {
+		case p.changed <- struct{}{}:
+		default:
+		}
+	})
+	return p
+}
+
+// queue counts an event about to be emitted, waiting first if a batch is
+// already waiting for the client's next poll.
+func (p *pacer) queue() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	full := p.pending >= pollBatch
+	p.mu.Unlock()
+	if full {
+		p.flush()
+	}
+	p.mu.Lock()
+	p.pending++
+	p.mu.Unlock()
+}
+
+// flush waits until nothing queued is waiting (or a few seconds passed: a
+// client that stopped polling is the ping timeout's business).
+func (p *pacer) flush() {
+	if p == nil {
+		return
+	}
+	timeout := time.After(5 * time.Second)
+	for {
+		p.mu.Lock()
+		n := p.pending
+		p.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-p.changed:
+		case <-timeout:
+			return
+		}
+	}
+}
+
+func (p *pacer) stop() {
+	if p != nil {
+		p.active.Store(false)
+	}
 }
 
 var errClientGone = errors.New("client disconnected")
@@ -247,10 +353,8 @@ func (s *Server) onClientEvent(ns string, sock *socket.Socket, args []any) {
 	if ns == "/system" {
 		switch name {
 		case "get_status":
-			if ack != nil {
-				reply(s.statusPayload())
-			}
-			s.sendDirect(&direct{ns: ns, name: "status", to: sock, payload: s.statusPayload})
+			// The ack carries the very object the status event does.
+			s.sendDirect(&direct{ns: ns, name: "status", to: sock, payload: s.statusPayload, ack: reply})
 			return
 		case "get_history":
 			var q map[string]any
