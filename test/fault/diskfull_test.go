@@ -1,0 +1,210 @@
+package fault_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mpm-dev/mpm/pkg/client"
+	"github.com/mpm-dev/mpm/pkg/mpmdtest"
+)
+
+// limitFileSize sets mpmd's RLIMIT_FSIZE (both soft and hard stay raisable:
+// the test runs as the same user or root) and returns a func that lifts it.
+// The Go runtime ignores SIGXFSZ, so writes past the limit fail with EFBIG
+// instead of killing mpmd: from SQLite's side, the disk is full.
+func limitFileSize(tb testing.TB, pid int, bytes uint64) (restore func()) {
+	tb.Helper()
+	var old unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, nil, &old); err != nil {
+		tb.Skipf("prlimit is not available here: %v", err)
+	}
+	lim := unix.Rlimit{Cur: bytes, Max: old.Max}
+	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &lim, nil); err != nil {
+		tb.Skipf("cannot limit mpmd's file size: %v", err)
+	}
+	return func() {
+		if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &old, nil); err != nil {
+			tb.Fatalf("lift the file-size limit: %v", err)
+		}
+	}
+}
+
+// The store's disk fills up (mpmd may not grow any file), or no file may be
+// written at all: /health says degraded with the reason, /emit answers 503
+// with an error, a Socket.IO producer gets an {"error": …} ack, mpm-hook
+// spools, and nothing of a refused event (nor what it would derive) is
+// stored. When the disk comes back mpmd is healthy again without a restart,
+// takes events on the same connections, the next hook delivers what was
+// spooled, and every event acked at any point is stored exactly once.
+func TestDiskFull(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		limit func(dir string) uint64
+	}{
+		// The files may be rewritten but not grow: the WAL appends, so the
+		// next commit fails.
+		{"cannot grow", func(dir string) uint64 {
+			st, err := os.Stat(filepath.Join(dir, "events.db-wal"))
+			if err != nil {
+				t.Fatalf("no WAL file: %v", err)
+			}
+			return uint64(st.Size())
+		}},
+		// Nothing may be written at all — what a read-only file system does
+		// to writes (EFBIG instead of EROFS).
+		{"no writes", func(string) uint64 { return 0 }},
+	} {
+		t.Run(c.name, func(t *testing.T) { testDiskFull(t, c.limit) })
+	}
+}
+
+func testDiskFull(t *testing.T, limit func(dir string) uint64) {
+	d := mpmdtest.Start(t)
+	ctx := context.Background()
+	acked := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		_, id := d.Emit(t, "hook", "before", map[string]any{"event_id": fmt.Sprintf("fault-df-before-%d", i)})
+		acked[id] = true
+	}
+	prod, err := client.Dial(ctx, d.URL, "/hook", client.DialOptions{Producer: true, ConnectTimeout: 3 * time.Second, Retries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if a, err := prod.Emit(ctx, "before", map[string]any{"event_id": "fault-df-before-sio"}); err != nil {
+		t.Fatal(err)
+	} else {
+		acked[a.EventID] = true
+	}
+	before := stored(t, d)
+	storeDir := filepath.Join(d.Root, "state", "mpm")
+
+	restore := limitFileSize(t, d.PID, limit(storeDir))
+	lifted := false
+	defer func() {
+		if !lifted {
+			restore()
+		}
+	}()
+
+	// /emit: 503 with a sentence, for a plain event and for a hook event
+	// that would derive others (nothing partial may be stored).
+	for _, body := range []map[string]any{
+		{"namespace": "hook", "event": "during", "data": map[string]any{"event_id": "fault-df-during-http"}},
+		{"namespace": "hook", "event": "session_start", "data": map[string]any{"event_id": "fault-df-during-derive",
+			"hook_event_name": "SessionStart", "session_id": "fault-df-sess", "source": "startup"}},
+	} {
+		b, _ := json.Marshal(body)
+		code, resp := d.Do(t, http.MethodPost, "/emit", b)
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(resp, &e)
+		if code != http.StatusServiceUnavailable || !strings.Contains(e.Error, "not stored") {
+			t.Fatalf("POST /emit with the disk full: %d %s, want 503 with an error saying the event was not stored", code, resp)
+		}
+	}
+	h := d.Health(t)
+	reason, _ := h["reason"].(string)
+	if h["status"] != "degraded" || reason == "" {
+		t.Fatalf("health with the disk full: %v, want degraded with a reason", h)
+	}
+	t.Logf("degraded: %s", reason)
+	if m := metrics(t, d); m["mpmd_degraded"] != 1 {
+		t.Errorf("mpmd_degraded = %v, want 1", m["mpmd_degraded"])
+	}
+
+	// Socket.IO producer: an error ack, not a hang and not a silent success.
+	_, err = prod.Emit(ctx, "during", map[string]any{"event_id": "fault-df-during-sio"})
+	var ae *client.AckError
+	if !errors.As(err, &ae) || !strings.Contains(ae.Msg, "not stored") {
+		t.Fatalf("Socket.IO emit with the disk full: %v, want an error ack", err)
+	}
+
+	// mpm-hook: refused, so it spools (its own process may still write).
+	spoolDir := filepath.Join(storeDir, "spool")
+	runHook(t, d.Env, hookInput("df-during-hook"))
+	if recs, _ := filepath.Glob(filepath.Join(spoolDir, "*.json")); len(recs) != 1 {
+		t.Fatalf("%d spooled records after a hook with the disk full, want 1", len(recs))
+	}
+	if h := d.Health(t); h["status"] != "degraded" {
+		t.Fatalf("health recovered while the disk is still full: %v", h)
+	}
+
+	// The disk comes back.
+	restore()
+	lifted = true
+	eventually(t, 10*time.Second, "/health to say healthy again", func() bool { return d.Health(t)["status"] == "healthy" })
+	if _, reason := d.Health(t)["reason"]; reason {
+		t.Errorf("healthy with a reason: %v", d.Health(t))
+	}
+	_, id := d.Emit(t, "hook", "after", map[string]any{"event_id": "fault-df-after-http"})
+	acked[id] = true
+	a, err := prod.Emit(ctx, "after", map[string]any{"event_id": "fault-df-after-sio"})
+	if err != nil {
+		t.Fatalf("Socket.IO emit after recovery on the same connection: %v", err)
+	}
+	acked[a.EventID] = true
+	// The next hook delivers and drains what was spooled.
+	runHook(t, d.Env, hookInput("df-after-hook"))
+	eventually(t, 10*time.Second, "the spool to drain through the next hook", func() bool {
+		recs, _ := filepath.Glob(filepath.Join(spoolDir, "*.json"))
+		return len(recs) == 0
+	})
+
+	evs := export(t, d, "")
+	count := map[string]int{}
+	prompts := map[string]int{}
+	for _, e := range evs {
+		count[e["event_id"].(string)]++
+		if data, _ := e["data"].(map[string]any); e["event"] == "user_prompt" {
+			prompts[fmt.Sprint(data["prompt"])]++
+		}
+		if e["session_id"] == "fault-df-sess" {
+			t.Errorf("an event of the refused SessionStart was stored: %v", e)
+		}
+	}
+	for id := range acked {
+		if count[id] != 1 {
+			t.Errorf("acked event %s stored %d times", id, count[id])
+		}
+	}
+	for _, id := range []string{"fault-df-during-http", "fault-df-during-derive", "fault-df-during-sio"} {
+		if count[id] != 0 {
+			t.Errorf("refused event %s was stored", id)
+		}
+	}
+	for _, m := range []string{"df-during-hook", "df-after-hook"} {
+		if prompts[m] != 1 {
+			t.Errorf("hook %s stored %d times, want once", m, prompts[m])
+		}
+	}
+	if got, want := stored(t, d), before+4; got < want {
+		t.Errorf("stored events %d, want at least %d", got, want)
+	}
+	// The store survived the failed writes: a restart reads it back whole
+	// (mpmd's own log records may have been added to /log meanwhile).
+	d2 := d.Restart(t)
+	after := map[string]any{}
+	for _, e := range export(t, d2, "") {
+		after[e["event_id"].(string)] = e["seq"]
+		if _, ok := count[e["event_id"].(string)]; !ok && e["namespace"] != "/log" {
+			t.Errorf("after a restart the store holds an event it did not have: %v", e)
+		}
+	}
+	for _, e := range evs {
+		if seq, ok := after[e["event_id"].(string)]; !ok || seq != e["seq"] {
+			t.Errorf("after a restart event %v has seq %v, want %v", e["event_id"], seq, e["seq"])
+		}
+	}
+}
