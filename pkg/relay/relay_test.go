@@ -1,0 +1,92 @@
+package relay_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mpm-dev/mpm/pkg/client"
+	"github.com/mpm-dev/mpm/pkg/mpmdtest"
+	"github.com/mpm-dev/mpm/pkg/paths"
+	"github.com/mpm-dev/mpm/pkg/relay"
+	"github.com/mpm-dev/mpm/pkg/spool"
+)
+
+func dirsOf(root string) paths.Dirs {
+	return paths.Dirs{
+		Config:  filepath.Join(root, "config", "mpm"),
+		State:   filepath.Join(root, "state", "mpm"),
+		Runtime: filepath.Join(root, "run", "mpm"),
+	}
+}
+
+func input(i int) string {
+	return `{"session_id":"run","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"echo ` + string(rune('0'+i)) + `"}}`
+}
+
+// TestRunDeliverSpoolDrain runs the relay in-process (so -race sees it)
+// against the real mpmd: delivered while it runs, spooled while it is down,
+// and the spool drained, in order, before the next live event.
+func TestRunDeliverSpoolDrain(t *testing.T) {
+	d := mpmdtest.Start(t)
+	cfg := func(i int) relay.Config {
+		return relay.Config{
+			Stdin:  strings.NewReader(input(i)),
+			Client: client.Options{Port: d.Port},
+			Dirs:   dirsOf(d.Root),
+		}
+	}
+	out := relay.Run(cfg(0))
+	if !out.Delivered || out.Seq == 0 || out.Event != "pre_tool" || out.Err != nil {
+		t.Fatalf("mpmd up: %+v", out)
+	}
+
+	d.Stop(t)
+	for i := 1; i <= 3; i++ {
+		start := time.Now()
+		out := relay.Run(cfg(i))
+		if out.Delivered || !out.Spooled {
+			t.Fatalf("mpmd down: %+v", out)
+		}
+		if took := time.Since(start); took > 200*time.Millisecond {
+			t.Errorf("spooling took %s", took)
+		}
+	}
+	d = d.Restart(t)
+	// mpmd drained the spool at start-up, or this run does.
+	out = relay.Run(cfg(4))
+	if !out.Delivered {
+		t.Fatalf("after restart: %+v", out)
+	}
+	s, _ := spool.Open(dirsOf(d.Root).Spool())
+	if n, _ := s.Len(); n != 0 {
+		t.Errorf("spool holds %d", n)
+	}
+	evs := d.Events(t, "namespace=hook&session_id=run")
+	var got []string
+	for _, ev := range evs {
+		ti := ev["data"].(map[string]any)["tool_input"].(map[string]any)
+		got = append(got, ti["command"].(string))
+	}
+	if want := "echo 0,echo 1,echo 2,echo 3,echo 4"; strings.Join(got, ",") != want {
+		t.Errorf("events %v, want %s", got, want)
+	}
+}
+
+func TestRunReadTimeout(t *testing.T) {
+	// stdin that never closes: the relay gives up reading and spools a
+	// hook_error (no mpmd here) well within its deadline.
+	root := t.TempDir()
+	r, w := ioPipe(t)
+	defer w.Close()
+	w.Write([]byte(`{"hook_event_name":"Stop"`))
+	start := time.Now()
+	out := relay.Run(relay.Config{Stdin: r, Client: client.Options{Port: 1}, Dirs: dirsOf(root), ReadTimeout: 50 * time.Millisecond})
+	if took := time.Since(start); took > relay.DefaultDeadline {
+		t.Errorf("took %s", took)
+	}
+	if !out.Spooled || out.Event != "stop" {
+		t.Errorf("outcome %+v, want a spooled stop salvaged from the cut input", out)
+	}
+}
