@@ -33,7 +33,11 @@ deps-chromium: ## Install Debian's chromium if /usr/bin/chromium is missing (bro
 .PHONY: test-browser
 test-browser: deps-chromium $(WEB_DIR)/node_modules/.package-lock.json ## Run the dashboard's browser tests (needs bin/mpmd)
 	@[ -x $(BIN)/mpmd ] || { echo "test-browser: $(BIN)/mpmd is missing: run make build"; exit 1; }
-	node --test --test-concurrency=1 --test-timeout=300000 test/browser/
+	node --test --test-concurrency=1 --test-timeout=300000 test/browser/*.test.mjs
+
+.PHONY: dashboard-screenshots
+dashboard-screenshots: deps-chromium $(WEB_DIR)/node_modules/.package-lock.json ## Retake docs/img/dashboard*.png from a scripted run against bin/mpmd
+	node test/browser/screenshot.mjs docs/img
 
 .PHONY: bench-browser
 bench-browser: deps-chromium $(WEB_DIR)/node_modules/.package-lock.json ## Measure the dashboard in the browser (100k events + 1,000/s)

@@ -85,7 +85,7 @@ function makeEvent(ns, name, payload, fromHistory) {
   let ts = tsStr ? Date.parse(tsStr) : NaN;
   if (!Number.isFinite(ts)) ts = Date.now();
   return {
-    seq, k: seq ?? maxSeq + 0.5, n: counter++,
+    seq, k: seq ?? maxSeq + 0.5, n: counter++, at: fromHistory ? 0 : Date.now(),
     id: typeof d.event_id === 'string' ? d.event_id : '',
     ns, ev: name, ts, sid: typeof d.session_id === 'string' ? d.session_id : '',
     data: d, err: isErrorEvent(ns, name, d), hist: !!fromHistory, t: null, gone: false,
@@ -206,6 +206,14 @@ window.__mpm = {
   events: () => buffer.toArray().filter((e) => e.seq != null).map((e) => [e.seq, e.ns, e.ev]),
   get pending() { return pending.length; },
   get listRenders() { return eventList.renders || 0; },
+  /** Delivery latency of live events carrying bench_sent (ms since epoch). */
+  latencies(from) {
+    const l = [];
+    for (const e of buffer) if (e.at && typeof e.data.bench_sent === 'number' && e.data.bench_sent >= from) l.push(e.at - e.data.bench_sent);
+    l.sort((a, b) => a - b);
+    const q = (p) => (l.length ? l[Math.min(l.length - 1, Math.floor(l.length * p))] : 0);
+    return { n: l.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: l.length ? l[l.length - 1] : 0 };
+  },
   get connected() { return conn.state === 'connected'; },
   get connectedAt() { return conn.connectedAt; },
   get state() { return conn.state; },

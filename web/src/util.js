@@ -114,7 +114,12 @@ export function summarize(ns, name, d) {
       if (ns === '/todo' && d.stats) return `${d.stats.completed ?? 0}/${d.stats.total ?? 0} done, ${d.stats.in_progress ?? 0} in progress`;
       break;
     case 'heartbeat':
-      return d.uptime_seconds != null ? `uptime ${fmtDur(d.uptime_seconds * 1000)}` : '';
+      return [d.uptime_seconds != null ? `uptime ${fmtDur(d.uptime_seconds * 1000)}` : '', d.clients != null ? `${d.clients} clients` : '', d.stored_events != null ? `${d.stored_events} stored` : ''].filter(Boolean).join(' · ');
+    case 'status':
+      if (ns === '/system') return [d.claude_status ? `claude ${d.claude_status}` : '', d.clients != null ? `${d.clients} clients` : '', d.last_seq != null ? `last seq ${d.last_seq}` : ''].filter(Boolean).join(' · ');
+      break;
+    case 'server_info':
+      return [d.version ? `mpmd ${d.version}` : '', d.pid ? `pid ${d.pid}` : '', d.host && d.port ? `${d.host}:${d.port}` : ''].filter(Boolean).join(' · ');
   }
   if (ns === '/log') return `[${d.level ?? name}] ${clip(d.message)}`;
   if (d.message != null) return clip(d.message);
