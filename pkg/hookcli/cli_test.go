@@ -250,3 +250,22 @@ func TestLine(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayCommandIsSilent runs the relay in-process through Main, with no
+// mpmd, with and without flags (including one this version does not know).
+func TestRelayCommandIsSilent(t *testing.T) {
+	t.Setenv("SOCKETIO_PORT", "1") // nothing listens there: never a real mpmd
+	root := t.TempDir()
+	for _, args := range [][]string{nil, {"relay"}, {"--port", "1"}, {"--auto-start-typo"}, {"relay", "--no-such-flag"}} {
+		var out, errb syncBuffer
+		env := cliEnv(root, &out, &errb)
+		env.Stdin = strings.NewReader(`{"hook_event_name":"Stop","session_id":"silent"}`)
+		if code := hookcli.Main(args, env); code != 0 || out.String() != "" || errb.String() != "" {
+			t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want 0 and nothing", args, code, out.String(), errb.String())
+		}
+	}
+	m, _ := filepath.Glob(filepath.Join(root, "state", "mpm", "spool", "*.json"))
+	if len(m) != 5 {
+		t.Errorf("%d events spooled, want 5", len(m))
+	}
+}
