@@ -84,9 +84,11 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	}
 	defer os.RemoveAll(root)
 	env := isolatedEnv(root)
-	floor := filepath.Join(root, "floor")
-	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", floor, "./bench/hooklatency/floor").CombinedOutput(); err != nil {
-		return fmt.Errorf("build the floor program: %v\n%s", err, out)
+	floor, nop := filepath.Join(root, "floor"), filepath.Join(root, "nop")
+	for prog, pkg := range map[string]string{floor: "./bench/hooklatency/floor", nop: "./bench/hooklatency/nop"} {
+		if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", prog, pkg).CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		}
 	}
 	input := filepath.Join(root, "input.json")
 	if err := os.WriteFile(input, payload, 0o600); err != nil {
@@ -114,6 +116,8 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	floorS := &series{name: "floor: stdlib Go, one POST /emit"}
 	pyS := &series{name: "Python anchor: python-socketio, /hook, ack"}
 	hookDown := &series{name: "mpm-hook, mpmd down (spools)"}
+	nopS := &series{name: "nop: an empty Go program (spawn cost)"}
+	loadBefore := loadavg()
 
 	// Warm the page cache and mpmd.
 	for range 20 {
@@ -136,6 +140,11 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 			return err
 		}
 		floorS.add(d)
+		d, err = spawn(env, input, nop)
+		if err != nil {
+			return err
+		}
+		nopS.add(d)
 	}
 	pyErr := ""
 	if python != "" {
@@ -166,7 +175,7 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Spawn-to-exit latency, %d runs each (Python anchor: %d), a PreToolUse input of %d bytes on stdin.\n\n", n, len(pyS.d), len(payload))
 	fmt.Fprintf(&b, "| program | p50 ms | p90 ms | p99 ms | mean ms |\n|---|---:|---:|---:|---:|\n")
-	for _, s := range []*series{hookUp, floorS, pyS, hookDown} {
+	for _, s := range []*series{hookUp, floorS, pyS, hookDown, nopS} {
 		if len(s.d) == 0 {
 			continue
 		}
@@ -183,7 +192,7 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	}
 	fmt.Fprintf(&b, "* mpm-hook with mpmd down p99 = %s ms (target ≤ 10 ms): %s; %d of %d events spooled\n",
 		ms(hookDown.pct(99)), verdict(hookDown.pct(99) <= 10*time.Millisecond), spooled, n)
-	fmt.Fprintf(&b, "* %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(&b, "* %s/%s, %d CPUs, %s; load average before %s, after %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), loadBefore, loadavg())
 	fmt.Print(b.String())
 	if outFile != "" {
 		return os.WriteFile(outFile, []byte(b.String()), 0o644)
@@ -291,4 +300,18 @@ func stopMpmd(cmd *exec.Cmd) {
 func countSpool(root string) int {
 	m, _ := filepath.Glob(filepath.Join(root, "state", "mpm", "spool", "*.json"))
 	return len(m)
+}
+
+// loadavg is the 1-minute load average, which says how much the numbers
+// were disturbed by other work on the machine.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0]
 }
