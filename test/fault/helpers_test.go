@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 type rawWS struct {
 	tb testing.TB
 	c  *websocket.Conn
+	wm sync.Mutex // one writer at a time: read answers pings
 }
 
 func wsURL(d *mpmdtest.Daemon, query string) string {
@@ -79,7 +81,7 @@ func (w *rawWS) read(timeout time.Duration) (string, error) {
 			return "", err
 		}
 		if string(b) == "2" {
-			_ = w.c.WriteMessage(websocket.TextMessage, []byte("3"))
+			_ = w.send("3")
 			continue
 		}
 		return string(b), nil
@@ -87,6 +89,8 @@ func (w *rawWS) read(timeout time.Duration) (string, error) {
 }
 
 func (w *rawWS) send(msg string) error {
+	w.wm.Lock()
+	defer w.wm.Unlock()
 	_ = w.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	return w.c.WriteMessage(websocket.TextMessage, []byte(msg))
 }
