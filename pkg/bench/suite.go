@@ -163,6 +163,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// workersFor is the producer concurrency of fan-out phases: enough requests
+// in flight that neither server waits for the generator (32 HTTP requests, or
+// 16 Socket.IO producers × 32 unacknowledged emits).
+func workersFor(p Path) int {
+	if p == PathEmit {
+		return 32
+	}
+	return 16
+}
+
 type live struct {
 	proc  *Proc
 	fleet *fleet
@@ -177,7 +187,7 @@ func (c *Config) fanoutLoad(path Path, n int, rate float64) Load {
 		Window:    max(16, int64(20_000/n)),
 		Duration:  c.Phase,
 		MaxEvents: maxEventsFor(n),
-		Workers:   8,
+		Workers:   workersFor(path),
 		AckWindow: 32,
 		Drain:     c.Drain,
 	}
@@ -214,7 +224,7 @@ func (c *Config) fanoutAt(ctx context.Context, run string, n int) ([]FanoutRow, 
 		withClients := settle(p.PID)
 		l.row.IdleRSS, l.row.ClientsRSS = idle.RSS, withClients.RSS
 		l.row.MemPerConn = float64(withClients.RSS-idle.RSS) / float64(n)
-		l.r = &runner{base: p.URL, ns: c.Namespace, run: run, server: spec.Name, pid: p.PID, fleet: f, client: newHTTPClient(16)}
+		l.r = &runner{base: p.URL, ns: c.Namespace, run: run, server: spec.Name, pid: p.PID, fleet: f, client: newHTTPClient(32)}
 		c.logf("fanout N=%d %s: connected in %.2fs, RSS idle %s, with clients %s (%.1f KiB/conn)",
 			n, spec.Name, l.row.ConnectSec, mib(idle.RSS), mib(withClients.RSS), l.row.MemPerConn/1024)
 	}
