@@ -110,7 +110,68 @@ func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, tim
 	}
 	opts.SetAuth(auth)
 
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	timedOut := func(stage string) error {
+		return fmt.Errorf("connect to %s%s: no %s within %s", baseURL, namespace, stage, timeout)
+	}
+
+	// First the Engine.IO connection alone. Socket.Connect on a manager
+	// that is still opening can send the namespace's CONNECT twice (once
+	// from the manager's open event, once from its own state check), and
+	// mpmd drops such a connection; on an open manager it sends it once.
 	m := socketio.NewManager(baseURL, opts)
+	opened := make(chan error, 1)
+	m.Open(func(err error) {
+		select {
+		case opened <- err:
+		default:
+		}
+	})
+	closeManager := func() {
+		if e := m.Engine(); e != nil {
+			e.Close()
+		}
+	}
+	// The library also starts the transport before it listens for the
+	// transport's open event; when the transport is quicker, the manager
+	// never learns that it is open and Open hangs. Spot that and give up
+	// on this attempt at once instead of waiting for the timeout.
+	tick := time.NewTicker(lostOpenPoll)
+	var engineOpenSince time.Time
+wait:
+	for {
+		select {
+		case err := <-opened:
+			if err != nil {
+				tick.Stop()
+				closeManager()
+				return nil, fmt.Errorf("connect to %s: %w", baseURL, err)
+			}
+			break wait
+		case <-tick.C:
+			if e := m.Engine(); e != nil && e.ReadyState() == engine.SocketStateOpen {
+				if engineOpenSince.IsZero() {
+					engineOpenSince = time.Now()
+				} else if time.Since(engineOpenSince) >= lostOpenGrace {
+					tick.Stop()
+					closeManager()
+					return nil, errLostOpen
+				}
+			}
+		case <-deadline.C:
+			tick.Stop()
+			closeManager()
+			return nil, timedOut("Engine.IO handshake")
+		case <-ctx.Done():
+			tick.Stop()
+			closeManager()
+			return nil, fmt.Errorf("connect to %s%s: %w", baseURL, namespace, ctx.Err())
+		}
+	}
+	tick.Stop()
+
+	// Then the namespace.
 	s := m.Socket(namespace, opts)
 	c := &Conn{ns: namespace, manager: m, sock: s, done: make(chan struct{})}
 	result := make(chan error, 1)
@@ -155,51 +216,33 @@ func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, tim
 			}
 		}
 		c.finish(reason)
+		// A disconnect before the handshake finished is a failed connect.
+		select {
+		case result <- fmt.Errorf("connect to %s%s: %s", baseURL, namespace, reason):
+		default:
+		}
 	})
 	if o.OnEvent != nil {
 		c.OnAny(o.OnEvent)
 	}
-	var managerOpen atomic.Bool
-	m.On("open", func(...any) { managerOpen.Store(true) })
 	s.Connect()
 
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	// The library starts the transport before it listens for the
-	// transport's open event; when the transport is quicker, the manager
-	// never learns that it is open and the connect hangs. Spot that and
-	// give up on this attempt at once instead of waiting for the timeout.
-	tick := time.NewTicker(lostOpenPoll)
-	defer tick.Stop()
-	var engineOpenSince time.Time
-	for {
-		select {
-		case err := <-result:
-			if err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		case <-tick.C:
-			if managerOpen.Load() {
-				tick.Stop()
-				continue
-			}
-			if e := m.Engine(); e != nil && e.ReadyState() == engine.SocketStateOpen {
-				if engineOpenSince.IsZero() {
-					engineOpenSince = time.Now()
-				} else if time.Since(engineOpenSince) >= lostOpenGrace {
-					c.Close()
-					return nil, errLostOpen
-				}
-			}
-		case <-t.C:
+	select {
+	case err := <-result:
+		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("connect to %s%s: no answer within %s", baseURL, namespace, timeout)
-		case <-ctx.Done():
-			c.Close()
-			return nil, fmt.Errorf("connect to %s%s: %w", baseURL, namespace, ctx.Err())
+			closeManager()
+			return nil, err
 		}
+		return c, nil
+	case <-deadline.C:
+		c.Close()
+		closeManager()
+		return nil, timedOut("answer to the namespace handshake")
+	case <-ctx.Done():
+		c.Close()
+		closeManager()
+		return nil, fmt.Errorf("connect to %s%s: %w", baseURL, namespace, ctx.Err())
 	}
 }
 

@@ -33,6 +33,8 @@ const (
 	DefaultReadTimeout = 400 * time.Millisecond
 	DefaultSendTimeout = 250 * time.Millisecond
 	DefaultDrainBudget = 100 * time.Millisecond
+	// minRetryBudget is the least time left for a second connection.
+	minRetryBudget = 30 * time.Millisecond
 	// MaxInputBytes bounds the stdin read; the rest is discarded.
 	MaxInputBytes = 64 << 20
 )
@@ -150,22 +152,43 @@ func Run(cfg Config) (out Outcome) {
 			}
 		}()
 	}
-	if conn != nil {
-		defer conn.Close()
+	send := func(conn *client.Conn) (retry bool) {
 		// Spooled events are older than this one: they go first, and
 		// when they cannot all go now this one waits behind them, so a
 		// session's events reach mpmd in order.
 		n, rest, err := drain(ctx, cfg, conn)
-		out.Drained = n
-		switch {
-		case err != nil || rest > 0:
+		out.Drained += n
+		if err != nil || rest > 0 {
 			out.Err = fmt.Errorf("%d older events are still spooled (%v); spooling this one behind them", rest, err)
-		default:
-			ack, err := conn.Emit(sendCtx, rec.Event, rec.Data)
+			return false
+		}
+		ack, err := conn.Emit(sendCtx, rec.Event, rec.Data)
+		if err == nil {
+			out.Delivered, out.Seq, out.Err = true, ack.Seq, nil
+			return false
+		}
+		out.Err = err
+		var ae *client.AckError
+		return !errors.As(err, &ae)
+	}
+	if conn != nil {
+		retry := send(conn)
+		conn.Close()
+		// A connection lost between handshake and ack (it happens to
+		// about one hook in a hundred on a busy machine) gets one more
+		// try on a fresh connection while the budget lasts; the event
+		// keeps its event_id, so a duplicate is dropped by mpmd.
+		if dl, _ := sendCtx.Deadline(); retry && time.Until(dl) > minRetryBudget {
+			cfg.Log.Debug("retrying on a new connection", "event_id", out.EventID, "err", out.Err)
+			c2, err := client.Dial(sendCtx, baseURL, HookNamespace, client.DialOptions{
+				Token: cfg.Client.Token, Producer: true, SkipProbe: true,
+				ConnectTimeout: time.Until(dl) / 2, Retries: 1,
+			})
 			if err == nil {
-				out.Delivered, out.Seq = true, ack.Seq
+				send(c2)
+				c2.Close()
 			} else {
-				out.Err = err
+				out.Err = errors.Join(out.Err, err)
 			}
 		}
 	}
