@@ -118,8 +118,8 @@ func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, tim
 
 	// First the Engine.IO connection alone. Socket.Connect on a manager
 	// that is still opening can send the namespace's CONNECT twice (once
-	// from the manager's open event, once from its own state check), and
-	// mpmd drops such a connection; on an open manager it sends it once.
+	// from the manager's open event, once from its own state check); on
+	// an open manager it sends it once.
 	m := socketio.NewManager(baseURL, opts)
 	opened := make(chan error, 1)
 	m.Open(func(err error) {
