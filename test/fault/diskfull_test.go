@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,36 +41,77 @@ func limitFileSize(tb testing.TB, pid int, bytes uint64) (restore func()) {
 	}
 }
 
-// The store's disk fills up (mpmd may not grow any file), or no file may be
-// written at all: /health says degraded with the reason, /emit answers 503
-// with an error, a Socket.IO producer gets an {"error": …} ack, mpm-hook
-// spools, and nothing of a refused event (nor what it would derive) is
-// stored. When the disk comes back mpmd is healthy again without a restart,
-// takes events on the same connections, the next hook delivers what was
-// spooled, and every event acked at any point is stored exactly once.
+// immutable makes the store's files immutable (chattr +i): every write to
+// them fails with EPERM, even through the descriptors mpmd already holds —
+// a read-only store. Root cannot bypass it, unlike chmod. It needs a file
+// system with the flag (ext4, xfs, btrfs; not tmpfs) and CAP_LINUX_IMMUTABLE;
+// the test is skipped without them.
+func immutable(tb testing.TB, dir string) (restore func()) {
+	tb.Helper()
+	if _, err := exec.LookPath("chattr"); err != nil {
+		tb.Skip("chattr is not installed")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "events.db*"))
+	files = append(files, dir)
+	set := func(flag string) error {
+		out, err := exec.Command("chattr", append([]string{flag}, files...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("chattr %s: %v: %s", flag, err, out)
+		}
+		return nil
+	}
+	if err := set("+i"); err != nil {
+		_ = set("-i")
+		tb.Skipf("cannot make the store read-only here: %v", err)
+	}
+	var once sync.Once
+	restore = func() {
+		once.Do(func() {
+			if err := set("-i"); err != nil {
+				tb.Errorf("make the store writable again: %v", err)
+			}
+		})
+	}
+	tb.Cleanup(restore) // before TempDir's removal, which would fail on immutable files
+	return restore
+}
+
+// The store's disk fills up (mpmd may not grow any file), no file may be
+// written at all, or the store's files become read-only: /health says
+// degraded with the reason, /emit answers 503 with an error, a Socket.IO
+// producer gets an {"error": …} ack, mpm-hook spools, and nothing of a
+// refused event (nor what it would derive) is stored. When the disk comes
+// back mpmd is healthy again without a restart, takes events on the same
+// connections, hooks deliver what was spooled, and every event acked at any
+// point is stored exactly once.
 func TestDiskFull(t *testing.T) {
 	for _, c := range []struct {
-		name  string
-		limit func(dir string) uint64
+		name       string
+		breakStore func(t *testing.T, d *mpmdtest.Daemon, dir string) (restore func())
 	}{
 		// The files may be rewritten but not grow: the WAL appends, so the
-		// next commit fails.
-		{"cannot grow", func(dir string) uint64 {
+		// next commit fails with EFBIG, as on a full disk.
+		{"cannot grow", func(t *testing.T, d *mpmdtest.Daemon, dir string) func() {
 			st, err := os.Stat(filepath.Join(dir, "events.db-wal"))
 			if err != nil {
 				t.Fatalf("no WAL file: %v", err)
 			}
-			return uint64(st.Size())
+			return limitFileSize(t, d.PID, uint64(st.Size()))
 		}},
-		// Nothing may be written at all — what a read-only file system does
-		// to writes (EFBIG instead of EROFS).
-		{"no writes", func(string) uint64 { return 0 }},
+		// Nothing may be written at all.
+		{"no writes", func(t *testing.T, d *mpmdtest.Daemon, dir string) func() {
+			return limitFileSize(t, d.PID, 0)
+		}},
+		// The store's files and directory are immutable: EPERM.
+		{"read-only", func(t *testing.T, d *mpmdtest.Daemon, dir string) func() {
+			return immutable(t, dir)
+		}},
 	} {
-		t.Run(c.name, func(t *testing.T) { testDiskFull(t, c.limit) })
+		t.Run(c.name, func(t *testing.T) { testDiskFull(t, c.breakStore) })
 	}
 }
 
-func testDiskFull(t *testing.T, limit func(dir string) uint64) {
+func testDiskFull(t *testing.T, breakStore func(t *testing.T, d *mpmdtest.Daemon, dir string) (restore func())) {
 	d := mpmdtest.Start(t)
 	ctx := context.Background()
 	acked := map[string]bool{}
@@ -89,7 +132,7 @@ func testDiskFull(t *testing.T, limit func(dir string) uint64) {
 	before := stored(t, d)
 	storeDir := filepath.Join(d.Root, "state", "mpm")
 
-	restore := limitFileSize(t, d.PID, limit(storeDir))
+	restore := breakStore(t, d, storeDir)
 	lifted := false
 	defer func() {
 		if !lifted {
