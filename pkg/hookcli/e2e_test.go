@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -381,4 +384,72 @@ func TestE2EWrapperScript(t *testing.T) {
 	if evs := waitEvents(t, d, "namespace=hook&session_id=wrapper", 1); len(evs) != 1 {
 		t.Errorf("event through the wrapper: got %d, want 1", len(evs))
 	}
+}
+
+// TestE2EAutoStart: with {"auto_start": true} in hook.json and no mpmd, a
+// hook spools its event and starts mpmd, which delivers it from the spool.
+func TestE2EAutoStart(t *testing.T) {
+	d := mpmdtest.Start(t)
+	d.Stop(t)
+	cfg := filepath.Join(d.Root, "config", "mpm", "hook.json")
+	os.MkdirAll(filepath.Dir(cfg), 0o700)
+	if err := os.WriteFile(cfg, []byte(`{"auto_start": true}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkSilent(t, "auto-starting hook", runHook(t, d.Env, hookPayload("auto", 0)))
+
+	// The started mpmd writes the discovery file; stop it by that pid.
+	var pid int
+	deadline := time.Now().Add(15 * time.Second)
+	for pid == 0 && time.Now().Before(deadline) {
+		var info struct{ PID int }
+		if b, err := os.ReadFile(d.Discovery()); err == nil && json.Unmarshal(b, &info) == nil && info.PID != d.PID {
+			pid = info.PID
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if pid == 0 {
+		t.Fatal("no mpmd was started")
+	}
+	t.Cleanup(func() {
+		p, err := os.FindProcess(pid)
+		if err != nil {
+			return
+		}
+		p.Signal(syscall.SIGTERM)
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if p.Signal(syscall.Signal(0)) != nil {
+				return
+			}
+		}
+		p.Kill()
+	})
+	var evs []map[string]any
+	for time.Now().Before(deadline) && len(evs) == 0 {
+		if code, b := httpGet(d.URL + "/api/events?namespace=hook&session_id=auto"); code == 200 {
+			var r struct{ Events []map[string]any }
+			json.Unmarshal(b, &r)
+			evs = r.Events
+		}
+		if len(evs) == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if len(evs) != 1 || commandOf(evs[0]) != "echo 0" {
+		t.Fatalf("events from the auto-started mpmd: %v", evs)
+	}
+	if n := spoolLen(t, d.Root); n != 0 {
+		t.Errorf("spool holds %d after auto-start", n)
+	}
+}
+
+func httpGet(url string) (int, []byte) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }
