@@ -4,10 +4,11 @@
 # with -tags benchprofile, whose `serve` command runs pkg/server + pkg/store in
 # process (as `mpmd run` wires them) and writes a CPU profile when stopped.
 # Pinned like bench/run.sh: server on CPU 1 (GOMAXPROCS=1), load on CPU 0.
-# Usage: bench/profile.sh [N...]   (default: 10 100 1000); output: bench/out/prof-*/
+# Usage: bench/profile.sh [N...]   (default: 0 10 100 1000; 0 = ingest alone, no
+# clients); output: bench/out/prof-*/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ns=("$@"); [ ${#ns[@]} -gt 0 ] || ns=(10 100 1000)
+ns=("$@"); [ ${#ns[@]} -gt 0 ] || ns=(0 10 100 1000)
 dur=${BENCH_PROFILE_SECONDS:-5}s
 out=bench/out/prof-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
@@ -22,7 +23,8 @@ for n in "${ns[@]}"; do
 			taskset -c 1 "$out/mpm-bench" serve --port "$port" --db "$tmp/events.db" --cpuprofile "$out/cpu-n$n-$path.pprof" 2>>"$out/serve.log" &
 		pid=$!
 		for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.05; done
-		GOMAXPROCS=1 taskset -c 0 "$out/mpm-bench" fanout --url "http://127.0.0.1:$port" --pid "$pid" -n "$n" --path "$path" --duration "$dur" | tee -a "$out/summary.txt"
+		GOMAXPROCS=1 taskset -c 0 "$out/mpm-bench" fanout --url "http://127.0.0.1:$port" --pid "$pid" -n "$n" --path "$path" --duration "$dur" \
+			--workers "$([ "$path" = emit ] && echo 32 || echo 16)" --ack-window 32 | tee -a "$out/summary.txt"
 		kill "$pid"; wait "$pid" || true
 		go tool pprof -top -nodecount=30 "$out/mpm-bench" "$out/cpu-n$n-$path.pprof" > "$out/top-n$n-$path.txt" 2>/dev/null
 		go tool pprof -top -cum -nodecount=60 "$out/mpm-bench" "$out/cpu-n$n-$path.pprof" > "$out/cum-n$n-$path.txt" 2>/dev/null
