@@ -81,7 +81,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		"host":           s.cfg.Host,
 		"port":           s.cfg.Port,
 		"uptime_seconds": time.Since(s.started).Seconds(),
-		"clients":        s.clients.Load(),
+		"clients":        s.Clients(),
 		"stored_events":  s.store.Count(),
 		"last_seq":       s.store.LastSeq(),
 		"token_required": s.cfg.Token != "",

@@ -22,7 +22,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	metric("mpmd_up", "gauge", "1 while mpmd serves.", 1)
 	metric("mpmd_degraded", "gauge", "1 while the event store cannot be written.", degraded)
 	metric("mpmd_uptime_seconds", "gauge", "Seconds since mpmd started.", time.Since(s.started).Seconds())
-	metric("mpmd_clients", "gauge", "Connected Socket.IO namespace clients.", s.clients.Load())
+	metric("mpmd_clients", "gauge", "Connected Socket.IO namespace clients.", s.Clients())
 	metric("mpmd_stored_events", "gauge", "Events in the store.", s.store.Count())
 	metric("mpmd_last_seq", "counter", "Highest seq assigned.", s.store.LastSeq())
 	metric("mpmd_events_broadcast_total", "counter", "Events broadcast since start.", s.delivered.Load())

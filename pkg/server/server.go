@@ -54,7 +54,6 @@ type Server struct {
 	closing      atomic.Bool
 
 	started   time.Time
-	clients   atomic.Int64
 	delivered atomic.Int64
 	degraded  atomic.Pointer[string]
 	dropped   atomic.Int64 // slow clients dropped
@@ -103,6 +102,18 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	s.routes(s.mux)
 	go s.pipeline()
 	return s
+}
+
+// Clients counts the connected namespace clients. It asks the library's own
+// per-namespace socket maps rather than keeping a counter of its own: the
+// library can report one socket's disconnect twice, or before a connection
+// handler could listen for it, and a counter would drift.
+func (s *Server) Clients() int {
+	n := s.io.Sockets().Sockets().Len()
+	for _, nsp := range s.nsps {
+		n += nsp.Sockets().Len()
+	}
+	return n
 }
 
 // Handler is mpmd's whole HTTP surface (Socket.IO, API, dashboard).

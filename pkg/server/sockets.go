@@ -153,8 +153,6 @@ func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
 	if opts == nil {
 		opts = &connOpts{since: -1}
 	}
-	s.clients.Add(1)
-	_ = sock.On("disconnect", func(...any) { s.clients.Add(-1) })
 	name := nsp.Name()
 
 	// Anything a client emits is either a request (/system get_status,
@@ -495,7 +493,7 @@ func (s *Server) statusPayload() map[string]any {
 			"timestamp":   event.FormatTime(time.Now()),
 		},
 		"sessions":       sessions,
-		"clients":        s.clients.Load(),
+		"clients":        s.Clients(),
 		"stored_events":  s.store.Count(),
 		"last_seq":       s.store.LastSeq(),
 		"uptime_seconds": time.Since(s.started).Seconds(),
@@ -517,7 +515,7 @@ func (s *Server) heartbeat() map[string]any {
 	return map[string]any{
 		"server":         serverName,
 		"uptime_seconds": time.Since(s.started).Seconds(),
-		"clients":        s.clients.Load(),
+		"clients":        s.Clients(),
 		"stored_events":  s.store.Count(),
 		"status":         s.healthStatus(),
 	}
