@@ -280,7 +280,7 @@ func TestNoLeakEventFlood(t *testing.T) {
 	var sent, ackedN atomic.Int64
 	stopAt := time.Now().Add(budget)
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 4)
 	for p := 0; p < 2; p++ {
 		ws := mustWS(t, d)
 		if msg, err := ws.connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
@@ -321,7 +321,12 @@ func TestNoLeakEventFlood(t *testing.T) {
 				for n-minGot() > ahead && time.Now().Before(stopAt.Add(30*time.Second)) {
 					time.Sleep(time.Millisecond)
 				}
-				slots <- struct{}{}
+				select {
+				case slots <- struct{}{}:
+				case <-ackDone: // the ack reader stopped: an error ack or a closed connection
+					errs <- fmt.Errorf("producer %d: acks stopped after %d events", p, i)
+					return
+				}
 				pkt := `42/hook,` + strconv.Itoa(i) + `["flood",{"event_id":"fault-flood-` + strconv.Itoa(p) + `-` + strconv.Itoa(i) +
 					`","session_id":"fault-flood","i":` + strconv.Itoa(i) + `,"pad":"` + pad + `"}]`
 				if err := ws.send(pkt); err != nil {
