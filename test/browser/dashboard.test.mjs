@@ -22,6 +22,9 @@ after(async () => {
   mpmd?.home.cleanup();
 });
 
+/** Waits until the page has ingested and drawn everything it received. */
+const settled = (p = page) => p.waitForFunction(() => window.__mpm.settled, null, { polling: 'raf', timeout: 5000 });
+
 const rows = (p = page) => p.$$eval(`${tid('event-list')} .vrow:not([hidden])`, (els) => els.map((e) => ({
   seq: Number(e.dataset.seq), ns: e.dataset.namespace, event: e.dataset.event, text: e.textContent,
 })));
@@ -42,6 +45,7 @@ async function resetFilters(p = page) {
   if (await p.isChecked(tid('errors-only'))) await p.uncheck(tid('errors-only'));
   if (await p.isVisible(tid('session-filter'))) await p.click(tid('session-filter'));
   await p.waitForFunction(() => window.__mpm.viewLength === window.__mpm.bufferLength && window.__mpm.pending === 0);
+  await settled(p);
 }
 
 describe('loading and connecting', () => {
@@ -128,11 +132,13 @@ describe('filters', () => {
     await emit(mpmd, 'log', 'error', { level: 'ERROR', message: 'type filter probe' });
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="type-filter"] option')].some((o) => o.value === '/log error'));
     await page.selectOption(tid('type-filter'), '/log error');
+    await settled();
     const shown = await rows();
     assert.ok(shown.length >= 1);
     assert.ok(shown.every((r) => r.ns === '/log' && r.event === 'error'), JSON.stringify(shown));
     // Narrowing the namespace keeps a type of that namespace.
     await page.click(tid('ns-tab-log'));
+    await settled();
     assert.equal(await page.inputValue(tid('type-filter')), '/log error');
     await resetFilters();
   });
@@ -251,6 +257,7 @@ describe('details, export and shortcuts', () => {
       assert.ok(await page.evaluate(() => window.__mpm.bufferLength) > 0);
       await page.keyboard.press(`${mod}+KeyR`);
       await page.waitForFunction(() => window.__mpm.bufferLength === 0);
+      await settled();
       assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
       assert.equal(await page.textContent(tid('metric-total')), '0');
       assert.equal((await rows()).length, 0);
@@ -336,17 +343,25 @@ describe('views', () => {
     assert.ok(Number(await page.textContent(tid('tools-inflight'))) >= 1);
     // One row per call, not one per event.
     assert.equal(await page.$$eval(row('tu-slow'), (e) => e.length), 1);
+    // The rows in display order (the virtual list positions them by transform).
+    const ordered = () => page.$$eval(`${tid('tools-list')} .vrow:not([hidden])`, (rs) => rs
+      .sort((a, b) => parseFloat(a.style.transform.slice(11)) - parseFloat(b.style.transform.slice(11)))
+      .map((r) => ({ id: r.dataset.toolUseId, status: r.dataset.status, dur: Number(r.dataset.duration) })));
     await page.selectOption(tid('tools-sort'), 'slowest');
-    await page.waitForFunction(() => document.querySelector('[data-testid="tools-list"] .vrow:not([hidden])')?.dataset.toolUseId === 'tu-slow' ||
-      [...document.querySelectorAll('[data-testid="tools-list"] .vrow:not([hidden])')].sort((a, b) => a.style.transform.localeCompare(b.style.transform, undefined, { numeric: true }))[0]?.dataset.toolUseId === 'tu-slow');
+    await settled();
+    const slow = await ordered();
+    assert.equal(slow[0].id, 'tu-slow');
+    const durs = slow.filter((r) => r.status !== 'inflight').map((r) => r.dur);
+    assert.deepEqual(durs, [...durs].sort((a, b) => b - a), 'slowest first');
     await page.selectOption(tid('tools-sort'), 'failed');
-    const firstFailed = await page.$$eval(`${tid('tools-list')} .vrow:not([hidden])`, (rs) => rs
-      .sort((a, b) => parseFloat(a.style.transform.slice(11)) - parseFloat(b.style.transform.slice(11)))[0].dataset.status);
-    assert.equal(firstFailed, 'failed');
+    await settled();
+    assert.equal((await ordered())[0].status, 'failed');
     await page.check(tid('tools-inflight-only'));
+    await settled();
     const inflight = await page.$$eval(`${tid('tools-list')} .vrow:not([hidden])`, (rs) => rs.map((r) => r.dataset.status));
     assert.ok(inflight.length >= 1 && inflight.every((s) => s === 'inflight'), JSON.stringify(inflight));
     await page.uncheck(tid('tools-inflight-only'));
+    await settled();
     const bash = await page.$$eval(`${tid('tool-summary-row')}[data-tool="Bash"] td`, (t) => t.map((c) => c.textContent));
     assert.ok(Number(bash[2]) >= 1, `failed Bash calls: ${bash}`);
   });
@@ -426,6 +441,21 @@ describe('URL parameters and authentication', () => {
       await p.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 5000 });
       assert.deepEqual(p.errors, []);
     } finally { await p.context().close(); }
+  });
+
+  test('?history=N loads the newest N stored events, then goes live; ?history=0 only live', async () => {
+    const stored = (await history(mpmd, { order: 'desc', limit: 10 })).map((e) => e.seq).sort((a, b) => a - b);
+    const p = await openDashboard(browser, mpmd, '?history=10');
+    const q = await openDashboard(browser, mpmd, '?history=0');
+    try {
+      for (const x of [p, q]) await x.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 5000 });
+      const { seq } = await emit(mpmd, 'log', 'message', { level: 'INFO', message: 'history param probe' });
+      for (const x of [p, q]) await x.waitForFunction((s) => window.__mpm.seqs().includes(s), seq, { timeout: 1000 });
+      const notSystem = (x) => x.evaluate(() => window.__mpm.events().filter((e) => e[1] !== '/system').map((e) => e[0]));
+      assert.deepEqual(await notSystem(p), [...stored, seq]);
+      assert.deepEqual(await notSystem(q), [seq]);
+      assert.deepEqual([...p.errors, ...q.errors], []);
+    } finally { await p.context().close(); await q.context().close(); }
   });
 
   test('?port= connects to the mpmd on that port', async () => {

@@ -59,8 +59,11 @@ const buffer = new SeqList(); // every event in the page, by seq
 const seen = new Set(); // dedupe keys of the events in buffer
 let floorSeq = 0; // events at or below this seq were dropped or cleared: never re-add
 let maxSeq = 0; // highest seq seen on any namespace
-const nsSeq = Object.fromEntries(NAMESPACES.map((n) => [n, 0])); // highest seq per namespace stream
+// Resume point per namespace stream: the highest seq it delivered, or where
+// the history load ended; null (before either) asks for live events only.
+const nsSeq = Object.fromEntries(NAMESPACES.map((n) => [n, null]));
 let historySeq = 0; // seq the initial history load reached
+let historyLoaded = false;
 let evictedTotal = 0;
 let counter = 0; // arrival order, for events without a seq
 
@@ -109,7 +112,7 @@ function matches(ev) {
 
 function receive(ns, name, payload) {
   const seq = payload && typeof payload.seq === 'number' ? payload.seq : 0;
-  if (seq > nsSeq[ns]) nsSeq[ns] = seq; // resume point: set on receipt, before any batching
+  if (seq && seq > (nsSeq[ns] ?? 0)) nsSeq[ns] = seq; // set on receipt, before any batching
   if (seq > maxSeq) maxSeq = seq;
   if (ns === '/system') systemEvent(name, payload);
   pending.push(makeEvent(ns, name, payload, false));
@@ -206,6 +209,8 @@ window.__mpm = {
   events: () => buffer.toArray().filter((e) => e.seq != null).map((e) => [e.seq, e.ns, e.ev]),
   get pending() { return pending.length; },
   get listRenders() { return eventList.renders || 0; },
+  /** Nothing received is waiting to be ingested or drawn. */
+  get settled() { return !flushScheduled && !pending.length && !eventList.pending && !toolList.pending && !historyList.pending && !trailingTimer; },
   /** Delivery latency of live events carrying bench_sent (ms since epoch). */
   latencies(from) {
     const l = [];
@@ -268,7 +273,7 @@ async function connect() {
   while (conn.wanted && !conn.manager) {
     try {
       await refreshHealth();
-      if (!conn.sockets['/system'] && historySeq === 0 && cfg.historyLimit > 0) await loadRecent();
+      if (!historyLoaded && cfg.historyLimit > 0) await loadRecent();
       openSockets();
     } catch (err) {
       if (err instanceof HTTPError && err.status === 401) {
@@ -314,7 +319,8 @@ async function loadRecent() {
   const evs = pages.reverse().flat().map(fromStored).sort((a, b) => a.k - b.k);
   for (const ev of evs) if (ev.seq > maxSeq) maxSeq = ev.seq;
   historySeq = maxSeq;
-  for (const n of NAMESPACES) if (nsSeq[n] < historySeq) nsSeq[n] = historySeq;
+  historyLoaded = true;
+  for (const n of NAMESPACES) if ((nsSeq[n] ?? -1) < historySeq) nsSeq[n] = historySeq;
   pending.push(...evs);
   scheduleFlush();
 }
@@ -350,7 +356,7 @@ function openSockets() {
     const s = m.socket(ns, {
       // A function, so every reconnection asks for what came after the
       // newest event this namespace delivered.
-      auth: (cb) => cb({ token: cfg.token || undefined, since_seq: nsSeq[ns] }),
+      auth: (cb) => cb({ token: cfg.token || undefined, since_seq: nsSeq[ns] ?? undefined }),
     });
     conn.sockets[ns] = s;
     s.on('connect', () => {
@@ -608,16 +614,24 @@ function render() {
     } else trailing(gap - (now - lastListRender));
   }
   // Text and tables at most every 200 ms: cheap, and nobody reads faster. A
-  // trailing render makes sure the last change is shown without waiting for
-  // the next event.
-  if (now - lastMetrics >= 200 || metricsDirty === 'now') {
-    lastMetrics = now;
-    renderMetrics();
-  } else trailing(200 - (now - lastMetrics));
-  if (now - lastViewRender >= 200) {
-    lastViewRender = now;
-    renderActiveView();
-  } else trailing(200 - (now - lastViewRender));
+  // trailing render shows the last change without waiting for another event.
+  if (metricsDirty) {
+    if (now - lastMetrics >= 200 || metricsDirty === 'now') {
+      lastMetrics = now;
+      renderMetrics();
+    } else trailing(200 - (now - lastMetrics));
+  }
+  if (activeViewDirty()) {
+    if (now - lastViewRender >= 200) {
+      lastViewRender = now;
+      renderActiveView();
+    } else trailing(200 - (now - lastViewRender));
+  }
+}
+
+function activeViewDirty() {
+  const d = derived.dirty;
+  return activeView in d && d[activeView];
 }
 
 let trailingTimer = 0;
@@ -680,8 +694,11 @@ function renderActiveView() {
 setInterval(() => {
   chart.draw();
   metricsDirty = true;
-  // Durations of running sessions and tools tick even with no events.
-  if (activeView === 'sessions') derived.dirty.sessions = true;
+  // Durations of running sessions, tools and agents tick even with no events.
+  const d = derived.dirty;
+  if (activeView === 'sessions') d.sessions = true;
+  if (activeView === 'tools' && derived.inflight) d.tools = true;
+  if (activeView === 'agents') d.agents = true;
   render();
 }, 1000);
 
@@ -784,7 +801,7 @@ toolList.setSource(toolRows);
 
 let toolNamesShown = 0;
 function renderTools() {
-  if (!derived.dirty.tools && !derived.inflight) return;
+  if (!derived.dirty.tools) return;
   derived.dirty.tools = false;
   const sort = $('tools-sort').value, only = $('tools-name').value;
   const failedOnly = $('tools-failed-only').checked, inflightOnly = $('tools-inflight-only').checked;
