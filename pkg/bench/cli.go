@@ -20,6 +20,24 @@ import (
 type cli struct {
 	Compare compareCmd `cmd:"" default:"withargs" help:"Run the whole comparison: mpmd (store on) and the reference Node server, fan-out at each N, ingest, growth."`
 	Fanout  fanoutCmd  `cmd:"" help:"Measure one running server: connect N clients, drive events in, print the figures."`
+	Report  reportCmd  `cmd:"" help:"Print the Markdown tables of a saved --json result file."`
+}
+
+type reportCmd struct {
+	File string `arg:"" help:"results-*.json written by compare --json."`
+}
+
+func (c *reportCmd) Run(w *ioPair) error {
+	b, err := os.ReadFile(c.File)
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("read %s: %w", c.File, err)
+	}
+	rep.Markdown(w.out)
+	return nil
 }
 
 // extraCommands are commands compiled in only with build tags (see serve.go).

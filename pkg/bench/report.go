@@ -13,10 +13,10 @@ func dur(d time.Duration) string {
 		return "0"
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
-	case d < 10*time.Second:
+	case d < time.Second:
 		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 	default:
-		return fmt.Sprintf("%.1f s", d.Seconds())
+		return fmt.Sprintf("%.2f s", d.Seconds())
 	}
 }
 
@@ -50,6 +50,15 @@ func (rep *Report) phaseOf(server string, n int, path Path, mode string) (Result
 			if p.Path == path && p.Mode == mode {
 				return p, true
 			}
+		}
+	}
+	return Result{}, false
+}
+
+func (rep *Report) ingestOf(server string, path Path, mode string) (Result, bool) {
+	for _, r := range rep.Ingest {
+		if r.Server == server && r.Path == path && r.Mode == mode {
+			return r.Result, true
 		}
 	}
 	return Result{}, false
@@ -111,6 +120,13 @@ func (rep *Report) Markdown(w io.Writer) {
 			o, ok2 := rep.rowOf("node", n)
 			if ok1 && ok2 {
 				p("| %d | memory per connection | | %s | %s | %.2f× | ≤ 0.5× | %s |", n, kib(m.MemPerConn), kib(o.MemPerConn), m.MemPerConn/o.MemPerConn, verdict(m.MemPerConn <= 0.5*o.MemPerConn))
+			}
+		}
+		for _, path := range []Path{PathHook, PathEmit} {
+			m, ok1 := rep.ingestOf("mpmd", path, "empty")
+			o, ok2 := rep.ingestOf("node", path, "empty")
+			if ok1 && ok2 {
+				p("| – | ingest ev/s, empty store (Node: no store) | %s | %s | %s | %.2f× | ≥ 20,000/s | %s |", path, num(m.IngestPerS), num(o.IngestPerS), m.IngestPerS/o.IngestPerS, verdict(m.IngestPerS >= 20_000))
 			}
 		}
 		p("")
