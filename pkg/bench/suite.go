@@ -22,8 +22,8 @@ type Config struct {
 	Clients     []int         // fan-out N values: 10, 100, 1000
 	Phase       time.Duration // length of each sending phase
 	Drain       time.Duration
-	Growth      []int // connected clients for the growth series
-	GrowthRate  float64 // deliveries/s offered at each growth step (events/s = GrowthRate/N)
+	Growth      []int         // connected clients for the growth series
+	GrowthRate  float64       // deliveries/s offered at each growth step (events/s = GrowthRate/N)
 	StoreTarget int64         // stored events to reach in the ingest series (mpmd)
 	StoreChunk  int64         // events per ingest measurement
 	StoreBudget time.Duration // longest time the store fill may take
