@@ -269,3 +269,48 @@ func TestRelayCommandIsSilent(t *testing.T) {
 		t.Errorf("%d events spooled, want 5", len(m))
 	}
 }
+
+// TestTailSurvivesRestart: tail reconnects after mpmd restarts and replays
+// from the last seq it printed: nothing missed, nothing twice.
+func TestTailSurvivesRestart(t *testing.T) {
+	d := mpmdtest.Start(t)
+	root, port := d.Root, strconv.Itoa(d.Port)
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- hookcli.Main([]string{"--port", port, "tail", "--json", "-n", "memory", "--since-seq", "0", "--count", "3"}, cliEnv(root, &out, &errb))
+	}()
+	d.Emit(t, "memory", "created", map[string]any{"n": 1})
+	waitFor(t, &out, `"n":1`)
+	d = d.Restart(t)
+	d.Emit(t, "memory", "created", map[string]any{"n": 2})
+	d.Emit(t, "memory", "created", map[string]any{"n": 3})
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("tail exit %d: %s", code, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("tail did not print 3 events:\n%s\nstderr:\n%s", out.String(), errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	for i, line := range lines {
+		if want := `"n":` + strconv.Itoa(i+1); !strings.Contains(line, want) {
+			t.Errorf("line %d = %s, want %s", i, line, want)
+		}
+	}
+	if !strings.Contains(errb.String(), "reconnecting") {
+		t.Errorf("tail did not say it lost the connection: %q", errb.String())
+	}
+}
+
+func waitFor(tb testing.TB, b *syncBuffer, s string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.String(), s) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("waited 10s for %q in:\n%s", s, b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
