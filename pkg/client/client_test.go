@@ -195,3 +195,19 @@ func TestDialRepeatedly(t *testing.T) {
 		c.Close()
 	}
 }
+
+func TestAckErrorTransient(t *testing.T) {
+	for _, tt := range []struct {
+		e    client.AckError
+		want bool
+	}{
+		{client.AckError{Msg: "event not stored: database or disk is full"}, true},
+		{client.AckError{Msg: "whatever", Code: "store_failed"}, true},
+		{client.AckError{Msg: `invalid event name: "a b" may only hold letters`}, false},
+		{client.AckError{Msg: "event data must be one JSON object, got an array"}, false},
+	} {
+		if got := tt.e.Transient(); got != tt.want {
+			t.Errorf("%+v.Transient() = %v, want %v", tt.e, got, tt.want)
+		}
+	}
+}

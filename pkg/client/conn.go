@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -306,10 +307,21 @@ type Ack struct {
 	Duplicate bool
 }
 
-// AckError is an ack that refused the event ({"error": …}).
-type AckError struct{ Msg string }
+// AckError is an ack that refused the event ({"error": …, "code"?: …}).
+type AckError struct {
+	Msg  string
+	Code string // the ack's "code", when mpmd gives one
+}
 
 func (e *AckError) Error() string { return "mpmd refused the event: " + e.Msg }
+
+// Transient reports whether the refusal is about mpmd's state (it could not
+// store the event: a full disk, a locked database), so the same event may be
+// accepted later, rather than about the event itself (bad name or data),
+// which no retry fixes.
+func (e *AckError) Transient() bool {
+	return strings.HasPrefix(e.Code, "store") || strings.HasPrefix(e.Msg, "event not stored")
+}
 
 // DefaultAckTimeout bounds Emit when ctx has no deadline.
 const DefaultAckTimeout = 5 * time.Second
@@ -357,7 +369,8 @@ func parseAck(args []any) (Ack, error) {
 		return Ack{}, fmt.Errorf("mpmd acknowledged with %T, not an object", args[0])
 	}
 	if e, ok := m["error"]; ok && e != nil {
-		return Ack{}, &AckError{Msg: fmt.Sprint(e)}
+		code, _ := m["code"].(string)
+		return Ack{}, &AckError{Msg: fmt.Sprint(e), Code: code}
 	}
 	var a Ack
 	a.Seq, _ = Int64(m["seq"])

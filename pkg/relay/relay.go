@@ -226,8 +226,10 @@ func spoolRecord(dir string, rec spool.Record) error {
 
 // drain delivers spooled events through conn within the drain budget and
 // reports how many it delivered and how many are left. An event mpmd refuses
-// (its ack is an error) would be refused forever: it is logged and dropped
-// rather than left to block every later hook.
+// for what it is (bad name or data) would be refused forever: it is logged
+// and dropped rather than left to block every later hook. A refusal about
+// mpmd's state (it could not store the event) stops the drain, keeping the
+// event.
 func drain(ctx context.Context, cfg Config, conn *client.Conn) (delivered, left int, err error) {
 	s, err := spool.Open(cfg.Dirs.Spool())
 	if err != nil {
@@ -247,7 +249,7 @@ func drain(ctx context.Context, cfg Config, conn *client.Conn) (delivered, left 
 		}
 		_, err := conn.Emit(dctx, r.Event, r.Data)
 		var ae *client.AckError
-		if errors.As(err, &ae) {
+		if errors.As(err, &ae) && !ae.Transient() {
 			cfg.Log.Warn("mpmd refused a spooled event; dropping it", "event", r.Event, "event_id", r.Data["event_id"], "err", err)
 			return nil
 		}
