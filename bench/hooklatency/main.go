@@ -2,7 +2,9 @@
 // spawning mpm-hook to its exit, with mpmd up and with mpmd down, next to
 // (a) the floor, a stdlib-only Go program doing one loopback POST /emit, and
 // (b) the Python anchor, python-socketio connecting to /hook, emitting with
-// an ack and disconnecting. It prints a Markdown report.
+// an ack and disconnecting; also a stdlib-only Socket.IO producer (what a
+// relay without the Socket.IO library would cost) and an empty Go program
+// (the cost of spawning any Go process). It prints a Markdown report.
 //
 //	go run ./bench/hooklatency -bin bin -n 500
 package main
@@ -84,8 +86,8 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	}
 	defer os.RemoveAll(root)
 	env := isolatedEnv(root)
-	floor, nop := filepath.Join(root, "floor"), filepath.Join(root, "nop")
-	for prog, pkg := range map[string]string{floor: "./bench/hooklatency/floor", nop: "./bench/hooklatency/nop"} {
+	floor, floorSIO, nop := filepath.Join(root, "floor"), filepath.Join(root, "floorsio"), filepath.Join(root, "nop")
+	for prog, pkg := range map[string]string{floor: "./bench/hooklatency/floor", floorSIO: "./bench/hooklatency/floorsio", nop: "./bench/hooklatency/nop"} {
 		if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", prog, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
@@ -117,6 +119,7 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	pyS := &series{name: "Python anchor: python-socketio, /hook, ack"}
 	hookDown := &series{name: "mpm-hook, mpmd down (spools)"}
 	nopS := &series{name: "nop: an empty Go program (spawn cost)"}
+	sioS := &series{name: "stdlib-only Socket.IO producer: /hook, ack"}
 	loadBefore := loadavg()
 
 	// Warm the page cache and mpmd.
@@ -140,6 +143,11 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 			return err
 		}
 		floorS.add(d)
+		d, err = spawn(env, input, floorSIO, url)
+		if err != nil {
+			return err
+		}
+		sioS.add(d)
 		d, err = spawn(env, input, nop)
 		if err != nil {
 			return err
@@ -175,7 +183,7 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Spawn-to-exit latency, %d runs each (Python anchor: %d), a PreToolUse input of %d bytes on stdin.\n\n", n, len(pyS.d), len(payload))
 	fmt.Fprintf(&b, "| program | p50 ms | p90 ms | p99 ms | mean ms |\n|---|---:|---:|---:|---:|\n")
-	for _, s := range []*series{hookUp, floorS, pyS, hookDown, nopS} {
+	for _, s := range []*series{hookUp, floorS, sioS, pyS, hookDown, nopS} {
 		if len(s.d) == 0 {
 			continue
 		}
