@@ -124,6 +124,7 @@ describe('filters', () => {
     assert.equal(count, await page.evaluate(() => window.__mpm.viewLength));
     assert.equal(await page.getAttribute(tid('ns-tab-memory'), 'aria-selected'), 'true');
     await page.click(tid('ns-tab-all'));
+    await settled();
     assert.ok((await rows()).some((r) => r.ns !== '/memory'));
   });
 

@@ -81,3 +81,34 @@ test('mpmd restarted under the open page: indicator, then no event lost or doubl
   const errs = page.errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(e));
   assert.deepEqual(errs, []);
 });
+
+test('mpmd restarted with an empty in-memory store: the page starts over from its first event', async () => {
+  browser ??= await launchBrowser();
+  let mem = await startMpmd();
+  const port = mem.port;
+  try {
+    for (let i = 0; i < 30; i++) await emit(mem, 'log', 'message', { level: 'INFO', message: `old store ${i}` });
+    const page = await openDashboard(browser, mem);
+    await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
+    const old = await allSeqs(mem);
+    await page.waitForFunction((n) => window.__mpm.maxSeq >= n, old.at(-1));
+    await mem.stop();
+    await page.waitForSelector(`${tid('conn-status')}[data-state="reconnecting"]`, { timeout: 5000 });
+    mem = await startMpmd({ port }); // seqs start again at 1
+    const fresh = [];
+    for (let i = 0; i < 5; i++) fresh.push((await emit(mem, 'log', 'message', { level: 'INFO', message: `new store ${i}` })).seq);
+    await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
+    const more = (await emit(mem, 'log', 'message', { level: 'INFO', message: 'new store live' })).seq;
+    await page.waitForFunction((s) => window.__mpm.seqs().includes(s), more, { timeout: 2000 });
+    await page.waitForFunction(() => window.__mpm.settled);
+    const got = await page.evaluate(() => window.__mpm.events().filter((e) => e[1] !== '/system').map((e) => e[0]));
+    const want = await allSeqs(mem);
+    assert.ok(want.includes(fresh[0]) && want.includes(more));
+    assert.deepEqual(got, want, 'exactly the new store\'s events, each once, none of the old');
+    assert.deepEqual(page.errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(e)), []);
+    await page.context().close();
+  } finally {
+    await mem.stop();
+    mem.home.cleanup();
+  }
+});

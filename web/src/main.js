@@ -29,6 +29,9 @@ const cfg = {
   capacity: intParam(params.get('buffer'), 100000, 100, 1000000),
   historyLimit: intParam(params.get('history'), 2000, 0, 1000000),
   token: '',
+  // websocket (default) or polling: long-polling only, for proxies that
+  // break websockets.
+  transports: params.get('transport') === 'polling' ? ['polling'] : ['websocket', 'polling'],
 };
 {
   // A token in the URL is taken once and removed from the address bar (and
@@ -110,11 +113,21 @@ function matches(ev) {
   return true;
 }
 
+/**
+ * mpmd's replies to one client (status, server_info) and its heartbeats are
+ * not stored: their seq is not a point to resume /system from.
+ */
+const isDirect = (ns, name) => ns === '/system' && (name === 'status' || name === 'server_info' || name === 'heartbeat');
+let maxStoredSeq = 0; // highest seq of a stored event seen
+
 function receive(ns, name, payload) {
   const seq = payload && typeof payload.seq === 'number' ? payload.seq : 0;
-  if (seq && seq > (nsSeq[ns] ?? 0)) nsSeq[ns] = seq; // set on receipt, before any batching
+  if (seq && !isDirect(ns, name)) {
+    if (seq > (nsSeq[ns] ?? 0)) nsSeq[ns] = seq; // set on receipt, before any batching
+    if (seq > maxStoredSeq) maxStoredSeq = seq;
+  }
   if (seq > maxSeq) maxSeq = seq;
-  if (ns === '/system') systemEvent(name, payload);
+  if (ns === '/system' && systemEvent(name, payload)) return;
   pending.push(makeEvent(ns, name, payload, false));
   scheduleFlush();
 }
@@ -319,6 +332,7 @@ async function loadRecent() {
   const evs = pages.reverse().flat().map(fromStored).sort((a, b) => a.k - b.k);
   for (const ev of evs) if (ev.seq > maxSeq) maxSeq = ev.seq;
   historySeq = maxSeq;
+  if (historySeq > maxStoredSeq) maxStoredSeq = historySeq;
   historyLoaded = true;
   for (const n of NAMESPACES) if ((nsSeq[n] ?? -1) < historySeq) nsSeq[n] = historySeq;
   pending.push(...evs);
@@ -342,7 +356,7 @@ function openSockets() {
     reconnectionDelayMax: 2000,
     randomizationFactor: 0.3,
     timeout: 5000,
-    transports: ['websocket', 'polling'],
+    transports: cfg.transports,
     tryAllTransports: true,
   });
   conn.manager = m;
@@ -418,12 +432,33 @@ function updateConnInfo() {
   nsEl.dataset.namespaces = [...conn.connected].sort().join(' ');
 }
 
+/** Handles what /system says about mpmd itself; true: drop the event. */
 function systemEvent(name, d) {
-  if (name === 'heartbeat' || name === 'status') {
-    if (d && typeof d === 'object' && (d.version || d.server_info)) {
-      $('conn-server').dataset.last = name;
-    }
+  if (name === 'status' && d && typeof d.last_seq === 'number' && d.last_seq < maxStoredSeq) {
+    storeReset(d.last_seq);
+    return true;
   }
+  return false;
+}
+
+/**
+ * mpmd came back with another store (an in-memory one, or a deleted file):
+ * its seqs start again below the ones this page holds, so resuming from them
+ * would skip its events. Start over from its first event.
+ */
+function storeReset(lastSeq) {
+  clearView(false);
+  pending = [];
+  floorSeq = 0;
+  maxStoredSeq = 0;
+  maxSeq = lastSeq;
+  for (const n of NAMESPACES) nsSeq[n] = 0;
+  for (const s of Object.values(conn.sockets)) {
+    // A new handshake, whose auth asks for everything after seq 0.
+    s.disconnect();
+    s.connect();
+  }
+  toast('mpmd restarted with a different event store: showing its events from the start');
 }
 
 function askToken(reason) {
@@ -604,10 +639,11 @@ function render() {
       }
       lastViewLen = view.length;
     }
-    // Under a flood (hundreds of events a second) the list is redrawn at
-    // most 20 times a second: nobody reads faster, and each redraw costs a
-    // layout and a paint however few rows changed.
-    const gap = recentRate() > 200 ? 50 : 0;
+    // Under a flood the list is redrawn at most 20 (over 200 events/s) or 10
+    // (over 500 events/s) times a second: nobody reads rows that fast, and
+    // each redraw costs a layout and a paint of every visible row.
+    const rate = recentRate();
+    const gap = rate > 500 ? 100 : rate > 200 ? 50 : 0;
     if (now - lastListRender >= gap) {
       lastListRender = now;
       eventList.update();
@@ -957,7 +993,7 @@ function exportEvents() {
 }
 
 /** Clears the page's events and counters; the store keeps them (History). */
-function clearView() {
+function clearView(announce = true) {
   for (const ev of buffer) {
     ev.gone = true;
     if (ev.seq != null && ev.seq > floorSeq) floorSeq = ev.seq;
@@ -978,7 +1014,7 @@ function clearView() {
   eventList.setSource(view);
   metricsDirty = 'now';
   render();
-  toast('View cleared; History still has every event');
+  if (announce) toast('View cleared; History still has every event');
 }
 
 let toastTimer = 0;
