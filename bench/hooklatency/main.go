@@ -46,8 +46,24 @@ func main() {
 var payload = []byte(`{"session_id":"bench-0001","transcript_path":"/home/user/.claude/projects/-home-user-app/bench-0001.jsonl","cwd":"/home/user/app","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"npm test","description":"Run the test suite"},"tool_use_id":"toolu_01ABC123DEF456"}`)
 
 type series struct {
-	name string
-	d    []time.Duration
+	name  string
+	d     []time.Duration
+	fails []string
+}
+
+// run spawns prog once and records the time; a failed run is counted
+// and reported, not fatal, unless more than one in twenty fail.
+func (s *series) run(env []string, input, prog string, args ...string) error {
+	d, err := spawn(env, input, prog, args...)
+	if err != nil {
+		s.fails = append(s.fails, err.Error())
+		if len(s.fails) > 5 && len(s.fails)*20 > len(s.d)+len(s.fails) {
+			return fmt.Errorf("%s fails too often: %s", s.name, strings.Join(s.fails, "; "))
+		}
+		return nil
+	}
+	s.add(d)
+	return nil
 }
 
 func (s *series) add(d time.Duration) { s.d = append(s.d, d) }
@@ -131,28 +147,17 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 			return err
 		}
 	}
-	// Interleaved, so a burst of load from elsewhere hits both alike.
+	// Interleaved, so a burst of load from elsewhere hits all alike.
 	for range n {
-		d, err := spawn(env, input, hook)
-		if err != nil {
-			return err
+		for _, r := range []struct {
+			s    *series
+			prog string
+			args []string
+		}{{hookUp, hook, nil}, {floorS, floor, []string{url}}, {sioS, floorSIO, []string{url}}, {nopS, nop, nil}} {
+			if err := r.s.run(env, input, r.prog, r.args...); err != nil {
+				return err
+			}
 		}
-		hookUp.add(d)
-		d, err = spawn(env, input, floor, url)
-		if err != nil {
-			return err
-		}
-		floorS.add(d)
-		d, err = spawn(env, input, floorSIO, url)
-		if err != nil {
-			return err
-		}
-		sioS.add(d)
-		d, err = spawn(env, input, nop)
-		if err != nil {
-			return err
-		}
-		nopS.add(d)
 	}
 	pyErr := ""
 	if python != "" {
@@ -172,22 +177,20 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	stopMpmd(daemon)
 	stopped = true
 	for range n {
-		d, err := spawn(env, input, hook)
-		if err != nil {
+		if err := hookDown.run(env, input, hook); err != nil {
 			return err
 		}
-		hookDown.add(d)
 	}
 	spooled := countSpool(root) - spooledBefore
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Spawn-to-exit latency, %d runs each (Python anchor: %d), a PreToolUse input of %d bytes on stdin.\n\n", n, len(pyS.d), len(payload))
-	fmt.Fprintf(&b, "| program | p50 ms | p90 ms | p99 ms | mean ms |\n|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| program | p50 ms | p90 ms | p99 ms | mean ms | failed runs |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, s := range []*series{hookUp, floorS, sioS, pyS, hookDown, nopS} {
 		if len(s.d) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", s.name, ms(s.pct(50)), ms(s.pct(90)), ms(s.pct(99)), ms(s.mean()))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n", s.name, ms(s.pct(50)), ms(s.pct(90)), ms(s.pct(99)), ms(s.mean()), len(s.fails))
 	}
 	b.WriteString("\n")
 	r1 := float64(hookUp.pct(50)) / float64(floorS.pct(50))
@@ -198,8 +201,14 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	} else if pyErr != "" {
 		fmt.Fprintf(&b, "* Python anchor did not run: %s\n", pyErr)
 	}
+	fmt.Fprintf(&b, "* mpm-hook with mpmd up: %d of %d runs spooled their event instead of getting the ack in time (the next hook delivers it)\n", spooledBefore, n+20)
 	fmt.Fprintf(&b, "* mpm-hook with mpmd down p99 = %s ms (target ≤ 10 ms): %s; %d of %d events spooled\n",
 		ms(hookDown.pct(99)), verdict(hookDown.pct(99) <= 10*time.Millisecond), spooled, n)
+	for _, s := range []*series{hookUp, floorS, sioS, hookDown, nopS} {
+		for _, f := range s.fails {
+			fmt.Fprintf(&b, "* failed run of %s: %s\n", s.name, f)
+		}
+	}
 	fmt.Fprintf(&b, "* %s/%s, %d CPUs, %s; load average before %s, after %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), loadBefore, loadavg())
 	fmt.Print(b.String())
 	if outFile != "" {
