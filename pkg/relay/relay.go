@@ -174,10 +174,12 @@ func Run(cfg Config) (out Outcome) {
 	if conn != nil {
 		retry := send(conn)
 		conn.Close()
-		// A connection lost between handshake and ack (it happens to
-		// about one hook in a hundred on a busy machine) gets one more
-		// try on a fresh connection while the budget lasts; the event
-		// keeps its event_id, so a duplicate is dropped by mpmd.
+		// A connection lost between handshake and ack gets one more try
+		// on a fresh connection while the budget lasts; the event keeps
+		// its event_id, so a duplicate is dropped by mpmd. It happens to
+		// about one hook in 300-500: the server library answers the
+		// namespace CONNECT before it records the socket, and closes
+		// the connection when the event overtakes that.
 		if dl, _ := sendCtx.Deadline(); retry && time.Until(dl) > minRetryBudget {
 			cfg.Log.Debug("retrying on a new connection", "event_id", out.EventID, "err", out.Err)
 			c2, err := client.Dial(sendCtx, baseURL, HookNamespace, client.DialOptions{
