@@ -73,7 +73,7 @@ try {
 
   const d = (k) => m1[k] - m0[k];
   const cpu = execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).toString().trim();
-  const chromium = execFileSync('/usr/bin/chromium', ['--version']).toString().replace(/\s+$/, '').split('\n').pop();
+  const chromium = execFileSync('/usr/bin/chromium', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().replace(/\s+$/, '').split('\n').pop();
   const r = {
     machine: `${cpu}, ${os.cpus().length} cores, ${MB(os.totalmem() / 1024)} GiB` .replace(' GiB', ` GiB (load average at start ${os.loadavg()[0].toFixed(1)})`),
     chromium, node: process.version, mpmd: MPMD,

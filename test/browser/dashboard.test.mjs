@@ -69,6 +69,20 @@ describe('loading and connecting', () => {
       '/agent /claude /hook /log /memory /session /system /todo');
     assert.match(await page.textContent(tid('conn-server')), new RegExp(`pid ${mpmd.pid}`));
     assert.deepEqual(page.errors, []);
+    // Offline: everything the page loaded came from this mpmd (no CDN).
+    const elsewhere = page.requests.filter((u) => !u.startsWith(`${mpmd.url}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
+    assert.deepEqual(elsewhere, []);
+  });
+
+  test('light and dark themes follow the OS setting', async () => {
+    const bg = async (scheme) => {
+      const p = await openDashboard(browser, mpmd, '?autoconnect=false', { colorScheme: scheme });
+      const rgb = await p.evaluate(() => getComputedStyle(document.body).backgroundColor.match(/\d+/g).slice(0, 3).map(Number));
+      await p.context().close();
+      return rgb.reduce((a, b) => a + b, 0) / 3;
+    };
+    assert.ok(await bg('light') > 200, 'light background');
+    assert.ok(await bg('dark') < 60, 'dark background');
   });
 
   test('an event sent with POST /emit appears within a second', async () => {

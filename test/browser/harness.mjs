@@ -126,6 +126,8 @@ export async function openDashboard(browser, mpmd, query = '', { viewport = { wi
   const context = await browser.newContext({ viewport, colorScheme, acceptDownloads });
   const page = await context.newPage();
   page.errors = [];
+  page.requests = [];
+  page.on('request', (r) => page.requests.push(r.url()));
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
   await page.goto(`${mpmd.url}/${query}`);
