@@ -93,6 +93,13 @@ func (e *ExitError) Unwrap() error { return e.Err }
 func Main(args []string, env Env) int {
 	env.fill()
 	if len(args) == 0 {
+		if isTerminal(env.Stdin) {
+			// Claude Code always pipes the hook input; a terminal means
+			// a person typed `mpm-hook`, who needs a hint, not a
+			// hook_error event.
+			fmt.Fprintln(env.Stderr, "mpm-hook relays one Claude Code hook event from stdin to mpmd; it is what a hook entry runs.\nTry `mpm-hook install`, `mpm-hook doctor`, `mpm-hook tail` or `mpm-hook --help`.")
+			return 0
+		}
 		runRelay(&env, 0, os.Getenv("CLAUDE_MPM_SOCKETIO_TOKEN"), false)
 		return 0
 	}
