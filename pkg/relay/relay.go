@@ -101,10 +101,15 @@ type Outcome struct {
 func Run(cfg Config) (out Outcome) {
 	cfg.defaults()
 	start := cfg.Now()
+	var rec spool.Record
 	defer func() {
 		if r := recover(); r != nil {
 			out.Err = fmt.Errorf("relay panic: %v", r)
 			cfg.Log.Error("relay panic", "panic", r)
+			// A bug must not cost the event: keep it if it was built.
+			if rec.Event != "" && !out.Delivered && !out.Spooled {
+				out.Spooled = spoolRecord(cfg.Dirs.Spool(), rec) == nil
+			}
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Deadline)
@@ -132,7 +137,7 @@ func Run(cfg Config) (out Outcome) {
 	}()
 
 	input, readErr := readInput(cfg.Stdin, cfg.ReadTimeout)
-	rec := Build(input, readErr, start)
+	rec = Build(input, readErr, start)
 	out.Event, out.EventID = rec.Event, rec.Data["event_id"].(string)
 	cfg.Log.Debug("hook input", "bytes", len(input), "event", rec.Event, "event_id", out.EventID, "read_error", readErr)
 
@@ -202,7 +207,7 @@ func Run(cfg Config) (out Outcome) {
 		} else {
 			out.Spooled = true
 		}
-		if cfg.AutoStart && conn == nil {
+		if cfg.AutoStart && errors.Is(out.Err, client.ErrNoDaemon) {
 			if err := autoStart(cfg); err != nil {
 				cfg.Log.Debug("auto-start", "err", err)
 			}
