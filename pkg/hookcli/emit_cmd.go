@@ -76,13 +76,18 @@ func (c *EmitCmd) Run(cli *CLI, env *Env) error {
 	return nil
 }
 
-// isTerminal reports whether r is a character device (a terminal): then
-// there is no data to read from it.
+// isTerminal reports whether r is a terminal: a character device other than
+// /dev/null (which is what the Go runtime puts on a standard descriptor the
+// parent closed).
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false
 	}
 	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }
