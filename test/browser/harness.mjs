@@ -180,7 +180,9 @@ export async function producer(mpmd, ns = '/hook') {
     socket: s,
     send(event, data) {
       return new Promise((resolve, reject) => {
-        s.timeout(10000).emit(event, data, (err, ack) => {
+        // Generous: on a loaded two-core machine a store commit can take seconds.
+        s.timeout(30000).emit(event, data, (err, ack) => {
+          if (err) err = new Error(`no ack for ${event} within 30 s (${err.message})`);
           if (err) reject(err);
           else if (ack && ack.error) reject(new Error(ack.error));
           else resolve(ack);
@@ -218,6 +220,17 @@ export async function sendMany(prod, n, make, { window = 256, rate = 0 } = {}) {
     pump();
   });
   return { ms: Date.now() - t0 };
+}
+
+/** Runs fn; if it throws, prints the end of mpmd's log first (for the CI log). */
+export async function withMpmdLog(getMpmd, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    const m = getMpmd();
+    try { if (m) console.error(`--- end of mpmd's log (${m.logPath}):\n${m.log().slice(-4000)}`); } catch { /* gone */ }
+    throw err;
+  }
 }
 
 /** Runs bin/mpm-hook with one hook JSON object on stdin. */

@@ -2,7 +2,7 @@
 // and answers search, tab switches, scrolling and clicks quickly afterwards.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMpmd, launchBrowser, openDashboard, producer, sendMany, allSeqs, tid } from './harness.mjs';
+import { startMpmd, launchBrowser, openDashboard, producer, sendMany, allSeqs, tid, withMpmdLog } from './harness.mjs';
 import { hookEvent, installFrameMonitor, frameStats } from './workload.mjs';
 
 const N = 50000;
@@ -21,7 +21,7 @@ async function timed(page, action, cond) {
   return Date.now() - t0;
 }
 
-test(`a ${N.toLocaleString('en-US')}-event load stays responsive`, async (t) => {
+test(`a ${N.toLocaleString('en-US')}-event load stays responsive`, (t) => withMpmdLog(() => mpmd, async () => {
   mpmd = await startMpmd();
   browser = await launchBrowser();
   const page = await openDashboard(browser, mpmd);
@@ -69,4 +69,4 @@ test(`a ${N.toLocaleString('en-US')}-event load stays responsive`, async (t) => 
   }
   assert.ok(dom < 3000, `virtualised: ${dom} DOM elements for ${seqs.length} events`);
   assert.deepEqual(page.errors, []);
-});
+}));

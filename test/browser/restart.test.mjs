@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  startMpmd, tempHome, launchBrowser, openDashboard, emit, allSeqs, producer, sendMany, tid, sleep,
+  startMpmd, tempHome, launchBrowser, openDashboard, emit, allSeqs, producer, sendMany, tid, sleep, withMpmdLog,
 } from './harness.mjs';
 
 const home = tempHome();
@@ -38,7 +38,7 @@ function assertSameSeqs(events, want, what) {
   assert.deepEqual(got, [...got].sort((a, b) => a - b), `${what}: the page keeps seq order`);
 }
 
-test('mpmd restarted under the open page: indicator, then no event lost or doubled', async (t) => {
+test('mpmd restarted under the open page: indicator, then no event lost or doubled', (t) => withMpmdLog(() => mpmd, async () => {
   mpmd = await startMpmd({ home, db });
   const port = mpmd.port;
   // Some history before the page opens, some live after.
@@ -80,7 +80,7 @@ test('mpmd restarted under the open page: indicator, then no event lost or doubl
   assertSameSeqs(await pageEvents(page), await allSeqs(mpmd), 'after the restart');
   const errs = page.errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(e));
   assert.deepEqual(errs, []);
-});
+}));
 
 test('mpmd restarted with an empty in-memory store: the page starts over from its first event', async () => {
   browser ??= await launchBrowser();
