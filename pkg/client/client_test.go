@@ -205,6 +205,9 @@ func TestAckErrorTransient(t *testing.T) {
 		{client.AckError{Msg: "whatever", Code: "store_failed"}, true},
 		{client.AckError{Msg: `invalid event name: "a b" may only hold letters`}, false},
 		{client.AckError{Msg: "event data must be one JSON object, got an array"}, false},
+		{client.AckError{Msg: "event data must be one JSON object, got an array", Code: "invalid"}, false},
+		{client.AckError{Msg: "mpmd is shutting down", Code: "shutting_down"}, true},
+		{client.AckError{Msg: "mpmd is overloaded", Code: "overloaded"}, true},
 	} {
 		if got := tt.e.Transient(); got != tt.want {
 			t.Errorf("%+v.Transient() = %v, want %v", tt.e, got, tt.want)

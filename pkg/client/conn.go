@@ -316,11 +316,15 @@ type AckError struct {
 func (e *AckError) Error() string { return "mpmd refused the event: " + e.Msg }
 
 // Transient reports whether the refusal is about mpmd's state (it could not
-// store the event: a full disk, a locked database), so the same event may be
-// accepted later, rather than about the event itself (bad name or data),
-// which no retry fixes.
+// store the event: a full disk; it is overloaded or stopping), so the same
+// event may be accepted later, rather than about the event itself (code
+// "invalid": a bad name or data), which no retry fixes. Without a code (an
+// older mpmd) the message tells.
 func (e *AckError) Transient() bool {
-	return strings.HasPrefix(e.Code, "store") || strings.HasPrefix(e.Msg, "event not stored")
+	if e.Code != "" {
+		return e.Code != "invalid"
+	}
+	return strings.HasPrefix(e.Msg, "event not stored")
 }
 
 // DefaultAckTimeout bounds Emit when ctx has no deadline.

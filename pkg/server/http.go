@@ -139,7 +139,7 @@ func (s *Server) handleEmit(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.Ingest(r.Context(), ev)
 	if err != nil {
-		writeError(w, statusOf(err), describe(err))
+		writeJSON(w, statusOf(err), errorBody(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)

@@ -304,6 +304,42 @@ func (s *Server) Degraded() string {
 	return ""
 }
 
+// Error codes in error acks and /emit errors, so producers can tell a
+// refusal for what the event is (do not retry) from one for mpmd's state
+// (retry later; mpm-hook keeps such events in its spool).
+const (
+	CodeInvalid      = "invalid"       // the event itself is wrong
+	CodeStoreFailed  = "store_failed"  // transient: the store could not write it
+	CodeOverloaded   = "overloaded"    // transient: the queue is full
+	CodeShuttingDown = "shutting_down" // transient: mpmd is stopping
+	CodeTimeout      = "timeout"       // transient: no answer in time
+	CodeInternal     = "internal"
+)
+
+// errorCode classifies a pipeline error.
+func errorCode(err error) string {
+	var in *InputError
+	var se *StoreError
+	switch {
+	case errors.As(err, &in):
+		return CodeInvalid
+	case errors.As(err, &se):
+		return CodeStoreFailed
+	case errors.Is(err, ErrOverloaded):
+		return CodeOverloaded
+	case errors.Is(err, ErrShuttingDown):
+		return CodeShuttingDown
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return CodeTimeout
+	}
+	return CodeInternal
+}
+
+// errorBody is the JSON of an error ack or an /emit error answer.
+func errorBody(err error) map[string]any {
+	return map[string]any{"error": describe(err), "code": errorCode(err)}
+}
+
 func describe(err error) string {
 	var se *StoreError
 	if errors.As(err, &se) {

@@ -375,12 +375,12 @@ func (s *Server) onClientEvent(ns string, sock *socket.Socket, args []any) {
 	case len(args) == 1:
 		d, ok := args[0].(map[string]any)
 		if !ok {
-			reply(map[string]any{"error": fmt.Sprintf("event data must be one JSON object, got %s", jsonType(args[0]))})
+			reply(map[string]any{"error": fmt.Sprintf("event data must be one JSON object, got %s", jsonType(args[0])), "code": CodeInvalid})
 			return
 		}
 		data = d
 	default:
-		reply(map[string]any{"error": "send one JSON object as the event's only argument"})
+		reply(map[string]any{"error": "send one JSON object as the event's only argument", "code": CodeInvalid})
 		return
 	}
 	ev := &event.Event{Namespace: ns, Name: name, Data: data}
@@ -388,7 +388,7 @@ func (s *Server) onClientEvent(ns string, sock *socket.Socket, args []any) {
 	defer cancel()
 	res, err := s.Ingest(ctx, ev)
 	if err != nil {
-		reply(map[string]any{"error": describe(err)})
+		reply(errorBody(err))
 		return
 	}
 	reply(res)

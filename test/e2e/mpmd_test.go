@@ -541,3 +541,14 @@ func TestHostHeaderChecked(t *testing.T) {
 		}
 	}
 }
+
+// A long-poll held open by a polling client must not hold up shutdown.
+func TestSIGTERMWithPollingAndWebsocketClients(t *testing.T) {
+	d := mpmdtest.Start(t)
+	dial(t, d, "/hook", dialOpts{polling: true})
+	dial(t, d, "/system", dialOpts{})
+	dial(t, d, "/agent", dialOpts{auth: map[string]any{"since_seq": 0}})
+	start := time.Now()
+	d.Stop(t) // requires exit 0 within 5 s
+	t.Logf("stopped in %s", time.Since(start))
+}
