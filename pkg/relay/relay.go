@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/client"
+	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/paths"
 	"github.com/mpm-dev/mpm/pkg/spool"
 )
@@ -138,6 +139,9 @@ func Run(cfg Config) (out Outcome) {
 
 	input, readErr := readInput(cfg.Stdin, cfg.ReadTimeout)
 	rec = Build(input, readErr, start)
+	if _, ok := rec.Data["claude_pid"]; !ok && rec.Event != event.HookErrorEvent {
+		rec.Data["claude_pid"] = claudePID()
+	}
 	out.Event, out.EventID = rec.Event, rec.Data["event_id"].(string)
 	cfg.Log.Debug("hook input", "bytes", len(input), "event", rec.Event, "event_id", out.EventID, "read_error", readErr)
 
