@@ -42,10 +42,13 @@ test(`a ${N.toLocaleString('en-US')}-event load stays responsive`, (t) => withMp
   assert.equal(seqs.length, new Set(seqs).size, 'no duplicates');
   assert.ok(seqs.length >= want.length - 5, `page has ${seqs.length} of ${want.length} stored events`);
 
-  // The page kept drawing while the events poured in: no frame took a whole
-  // second (a 2-core machine shared with mpmd and the producer).
+  // The page kept drawing while the events poured in. The bounds allow for a
+  // two-core machine shared with mpmd, the producer and whatever else runs
+  // (a lone stall of the whole browser process there is not the page's).
   assert.ok(fs.frames > 10, 'frames were drawn during the load');
-  assert.ok(fs.max < 1000, `longest frame ${fs.max.toFixed(0)} ms`);
+  assert.ok(fs.p95 < 300, `frame time p95 ${fs.p95.toFixed(0)} ms`);
+  assert.ok(fs.frames && fs.over500 / fs.frames < 0.02, `${fs.over500} of ${fs.frames} frames over 500 ms`);
+  assert.ok(fs.max < 2000, `longest frame ${fs.max.toFixed(0)} ms`);
 
   // And it answers promptly afterwards.
   const search = await timed(page, () => page.fill(tid('search'), 'needle42'),

@@ -43,7 +43,7 @@ export function frameStats() {
   const lt = m.longTasks;
   return {
     frames: f.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: f.at(-1) ?? 0,
-    over50: f.filter((x) => x > 50).length, longTasks: lt.length, longTaskMax: lt.length ? Math.max(...lt) : 0,
+    over50: f.filter((x) => x > 50).length, over500: f.filter((x) => x > 500).length, longTasks: lt.length, longTaskMax: lt.length ? Math.max(...lt) : 0,
     longTaskTotal: lt.reduce((a, b) => a + b, 0),
   };
 }
