@@ -337,7 +337,7 @@ func (r *runner) runPhase(ctx context.Context, ld Load) (Result, error) {
 			incomplete = false
 			break
 		}
-		if time.Now().After(drainEnd) || time.Since(tLast) > 3*time.Second {
+		if time.Now().After(drainEnd) || time.Since(tLast) > 8*time.Second {
 			break
 		}
 		time.Sleep(500 * time.Microsecond)
