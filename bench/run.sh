@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ -x bin/mpmd ] || { echo "bench/run.sh: bin/mpmd is missing; run 'make build' first" >&2; exit 1; }
+mpmd=${MPMD:-bin/mpmd} # MPMD=path measures another mpmd build
+[ -x "$mpmd" ] || { echo "bench/run.sh: $mpmd is missing; run 'make build' first" >&2; exit 1; }
 [ -d bench/node-ref/node_modules/socket.io ] || (cd bench/node-ref && npm ci --no-audit --no-fund)
 # -tags benchprofile: the store prefill for the 1M point (and the profiling server)
 go build -trimpath -tags benchprofile -o bin/mpm-bench ./cmd/mpm-bench
@@ -25,10 +26,10 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 	free -h
 	echo "go: $(go version)"
 	echo "node: $(node --version)"
-	echo "mpmd: $(bin/mpmd --version 2>/dev/null || echo '?')"
+	echo "mpmd: $("$mpmd" --version 2>/dev/null || echo '?') ($mpmd)"
 	echo "socket.io (node): $(node -p "require('./bench/node-ref/node_modules/socket.io/package.json').version")"
 	echo "loadavg: $(cat /proc/loadavg)"
-	echo "command: BENCH_QUICK=${BENCH_QUICK:-} BENCH_PIN=${BENCH_PIN:-1} bench/run.sh $*"
+	echo "command: MPMD=$mpmd BENCH_QUICK=${BENCH_QUICK:-} BENCH_PIN=${BENCH_PIN:-1} bench/run.sh $*"
 } | tee "$out/machine-$stamp.txt"
 
 quick=()
@@ -40,6 +41,6 @@ if [ "${BENCH_PIN:-1}" = 0 ] || ! command -v taskset >/dev/null; then
 	gen=()
 fi
 # BENCH_QUICK/BENCH_PIN are read through the flags above, not the environment.
-env -u BENCH_QUICK -u BENCH_PIN GOMAXPROCS=1 "${gen[@]}" bin/mpm-bench compare "${quick[@]}" "${pin[@]}" \
+env -u BENCH_QUICK -u BENCH_PIN GOMAXPROCS=1 "${gen[@]}" bin/mpm-bench compare --mpmd "$mpmd" "${quick[@]}" "${pin[@]}" \
 	--json "$out/results-$stamp.json" --out "$out/results-$stamp.md" "$@"
 echo "bench/run.sh: results in $out/results-$stamp.md and .json" >&2
