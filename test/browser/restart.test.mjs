@@ -84,7 +84,8 @@ test('mpmd restarted under the open page: indicator, then no event lost or doubl
 
 test('mpmd restarted with an empty in-memory store: the page starts over from its first event', async () => {
   browser ??= await launchBrowser();
-  let mem = await startMpmd();
+  const memHome = tempHome();
+  let mem = await startMpmd({ home: memHome });
   const port = mem.port;
   try {
     for (let i = 0; i < 30; i++) await emit(mem, 'log', 'message', { level: 'INFO', message: `old store ${i}` });
@@ -94,7 +95,7 @@ test('mpmd restarted with an empty in-memory store: the page starts over from it
     await page.waitForFunction((n) => window.__mpm.maxSeq >= n, old.at(-1));
     await mem.stop();
     await page.waitForSelector(`${tid('conn-status')}[data-state="reconnecting"]`, { timeout: 5000 });
-    mem = await startMpmd({ port }); // seqs start again at 1
+    mem = await startMpmd({ home: memHome, port }); // in memory: seqs start again at 1
     const fresh = [];
     for (let i = 0; i < 5; i++) fresh.push((await emit(mem, 'log', 'message', { level: 'INFO', message: `new store ${i}` })).seq);
     await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
@@ -109,6 +110,6 @@ test('mpmd restarted with an empty in-memory store: the page starts over from it
     await page.context().close();
   } finally {
     await mem.stop();
-    mem.home.cleanup();
+    memHome.cleanup();
   }
 });
