@@ -28,6 +28,11 @@ import (
 // Memory is the path that selects an in-memory store (lost on exit).
 const Memory = ":memory:"
 
+const insertSQL = `INSERT INTO events(seq, event_id, namespace, event, ts_ms, session_id, data)
+	VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING`
+
+const saveSeqSQL = `INSERT INTO meta(key, value) VALUES('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)`
+
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	seq        INTEGER PRIMARY KEY,
@@ -54,6 +59,7 @@ type Store struct {
 	w    *sql.DB // one connection: the single writer
 	r    *sql.DB // readers (the same as w for an in-memory store)
 
+	ins     *sql.Stmt    // the insert, prepared once on the writer connection
 	txMu    sync.Mutex   // one write batch at a time
 	lastSeq atomic.Int64 // highest seq ever assigned (stored or reserved)
 	count   atomic.Int64 // rows in events
@@ -92,6 +98,7 @@ func Open(path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open event store %s: %w", path, err)
 	}
+	var err error
 	var last, maxSeq, n sql.NullInt64
 	_ = s.w.QueryRow(`SELECT value FROM meta WHERE key = 'last_seq'`).Scan(&last)
 	if err := s.w.QueryRow(`SELECT max(seq), count(*) FROM events`).Scan(&maxSeq, &n); err != nil {
@@ -100,6 +107,10 @@ func Open(path string) (*Store, error) {
 	}
 	s.lastSeq.Store(max(last.Int64, maxSeq.Int64))
 	s.count.Store(n.Int64)
+	if s.ins, err = s.w.Prepare(insertSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare the event store: %w", err)
+	}
 	return s, nil
 }
 
@@ -111,6 +122,9 @@ func (s *Store) Close() error {
 	var errs []error
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
+	}
+	if s.ins != nil {
+		s.ins.Close()
 	}
 	if s.w != nil {
 		if s.path != Memory {
@@ -136,14 +150,15 @@ func (s *Store) Ping(ctx context.Context) error {
 // Tx is one write batch. Events appended to it get their seq at once; they
 // are durable, and the seqs final, only after Commit.
 type Tx struct {
-	s       *Store
-	tx      *sql.Tx
-	ins     *sql.Stmt
-	next    int64 // last seq handed out in this batch
-	start   int64
-	added   int64
-	done    bool
-	release func()
+	s        *Store
+	tx       *sql.Tx
+	ins      *sql.Stmt
+	next     int64 // last seq handed out in this batch
+	start    int64
+	reserved bool // Reserve was called: the seq must be recorded in meta
+	added    int64
+	done     bool
+	release  func()
 }
 
 // Begin starts a write batch. It waits for any other open batch to end.
@@ -154,13 +169,7 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 		s.txMu.Unlock()
 		return nil, fmt.Errorf("begin write: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events(seq, event_id, namespace, event, ts_ms, session_id, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING`)
-	if err != nil {
-		_ = tx.Rollback()
-		s.txMu.Unlock()
-		return nil, fmt.Errorf("prepare write: %w", err)
-	}
+	ins := tx.StmtContext(ctx, s.ins) // reuses the statement prepared on this connection
 	last := s.lastSeq.Load()
 	return &Tx{s: s, tx: tx, ins: ins, next: last, start: last, release: s.txMu.Unlock}, nil
 }
@@ -197,6 +206,7 @@ func (t *Tx) Append(ctx context.Context, ev *event.Event) (duplicate bool, err e
 // seq strictly increasing across restarts.
 func (t *Tx) Reserve() int64 {
 	t.next++
+	t.reserved = true
 	return t.next
 }
 
@@ -208,8 +218,10 @@ func (t *Tx) Commit() error {
 	t.done = true
 	defer t.release()
 	t.ins.Close()
-	if t.next != t.start {
-		if _, err := t.tx.Exec(`INSERT INTO meta(key, value) VALUES('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, t.next); err != nil {
+	// A stored event's seq is found again as max(seq); only a reserved seq
+	// above it must be written down (Prune does the same before deleting).
+	if t.reserved {
+		if _, err := t.tx.Exec(saveSeqSQL, t.next); err != nil {
 			_ = t.tx.Rollback()
 			return fmt.Errorf("store seq: %w", err)
 		}
@@ -356,6 +368,10 @@ func (s *Store) FirstTime(ctx context.Context, sessionID, name string) (time.Tim
 func (s *Store) Prune(ctx context.Context, maxAge time.Duration, maxCount int64) (int64, error) {
 	s.txMu.Lock()
 	defer s.txMu.Unlock()
+	// The newest events may go too (all older than maxAge): keep their seq.
+	if _, err := s.w.ExecContext(ctx, saveSeqSQL, s.lastSeq.Load()); err != nil {
+		return 0, fmt.Errorf("prune: record the last seq: %w", err)
+	}
 	var total int64
 	if maxAge > 0 {
 		res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE ts_ms < ?`, time.Now().Add(-maxAge).UnixMilli())

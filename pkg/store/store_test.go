@@ -208,3 +208,23 @@ func BenchmarkAppendBatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendOne is the cost of a batch of one event: what each event
+// costs when producers arrive one at a time.
+func BenchmarkAppendOne(b *testing.B) {
+	s := mustOpen(b, filepath.Join(b.TempDir(), "events.db"))
+	ctx := context.Background()
+	data := map[string]any{"tool_name": "Bash", "session_id": "s"}
+	for i := 0; i < b.N; i++ {
+		tx, err := s.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Append(ctx, ev(fmt.Sprint(i), "/hook", "pre_tool", "s", time.Now(), data)); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
