@@ -146,7 +146,7 @@ func (rep *Report) Markdown(w io.Writer) {
 			}
 		}
 		p("")
-		p("† the drain did not complete: some connected client was still missing events when the wait ended.")
+		p("† the phase ended early or unfinished: the closed loop saw no client progress for 3 s (the server's per-client queues were seconds deep), or some client was still missing events when the drain wait ended. `lost` counts what never arrived.")
 		p("")
 		p("### Memory with N idle clients")
 		p("")
