@@ -1,7 +1,6 @@
 package server
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
@@ -12,38 +11,60 @@ import (
 // mpmd drops it.
 const DefaultMaxBacklog = 4096
 
-// watchBacklog bounds what waits in memory for one client connection. The
-// Socket.IO library buffers without limit for a client that stops reading;
-// counting packets created against packets flushed to the transport tells
-// how far behind the client is, and past the limit the connection is closed
-// (the client reconnects with since_seq and loses nothing). The broadcaster
-// never waits for a client.
-func (s *Server) watchBacklog(sock *socket.Socket) {
+// backlog counts the packets mpmd's fan-out queued for one client connection
+// (shared by its namespaces) that the engine has not yet handed to the
+// transport. The Socket.IO library buffers without limit for a client that
+// stops reading; past the limit mpmd closes the connection (the client
+// reconnects with since_seq and loses nothing). The broadcaster never waits
+// for a client.
+//
+// The fan-out counts in its own loop, and the engine's "flush" event (one per
+// write to the transport, not one per packet) takes the count back down:
+// cheaper than a listener on every packet.
+type backlog struct {
+	pending atomic.Int64
+	dropped atomic.Bool
+}
+
+// watchBacklog returns the backlog of sock's connection, creating it (and its
+// one flush listener) for the connection's first namespace.
+func (s *Server) watchBacklog(sock *socket.Socket) *backlog {
 	conn := sock.Conn()
 	if conn == nil {
-		return
+		return &backlog{}
 	}
-	if _, loaded := s.watched.LoadOrStore(conn.Id(), true); loaded {
-		return // one watch per connection, whatever its namespaces
+	b := &backlog{}
+	if prev, loaded := s.watched.LoadOrStore(conn.Id(), b); loaded {
+		return prev.(*backlog)
 	}
-	var pending atomic.Int64
-	var dropOnce sync.Once
-	limit := int64(s.cfg.MaxBacklog)
-	_ = conn.On("packetCreate", func(...any) {
-		if pending.Add(1) > limit {
-			dropOnce.Do(func() {
-				s.dropped.Add(1)
-				s.log.Warn("dropping a client that stopped reading", "client", conn.Id(), "remote", conn.RemoteAddress(), "backlog", limit)
-				go conn.Close(true) // not here: the caller holds the client's write lock
-			})
-		}
-	})
 	_ = conn.On("flush", func(args ...any) {
 		if len(args) > 0 {
 			if wbuf, ok := args[0].([]*packet.Packet); ok {
-				pending.Add(-int64(len(wbuf)))
+				// replies and replays are flushed too but were not counted:
+				// never go below zero
+				for n := b.pending.Load(); n > 0; n = b.pending.Load() {
+					if b.pending.CompareAndSwap(n, max(0, n-int64(len(wbuf)))) {
+						break
+					}
+				}
 			}
 		}
 	})
 	_ = conn.Once("close", func(...any) { s.watched.Delete(conn.Id()) })
+	return b
+}
+
+// queued counts one packet for sock's connection and reports whether the
+// client is too far behind to be sent more (it is being dropped).
+func (s *Server) queued(sock *socket.Socket, b *backlog) bool {
+	if b.pending.Add(1) <= int64(s.cfg.MaxBacklog) {
+		return false
+	}
+	if b.dropped.CompareAndSwap(false, true) {
+		s.dropped.Add(1)
+		conn := sock.Conn()
+		s.log.Warn("dropping a client that stopped reading", "client", conn.Id(), "remote", conn.RemoteAddress(), "backlog", s.cfg.MaxBacklog)
+		go conn.Close(true) // not here: the fan-out holds bmu
+	}
+	return true
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Result is what a producer learns about its event once it is stored.
@@ -153,6 +156,18 @@ func (s *Server) pipeline() {
 				}
 			}
 		}
+		// Group commit: producers that are runnable right now (an /emit
+		// handler, a socket's event) get to queue their events before this
+		// batch is cut, so one transaction carries many events. Without it
+		// the pipeline, woken by the first producer, commits one event at a
+		// time (docs/PERFORMANCE.md).
+		for i := 0; i < 4 && len(s.in) < maxBatch; i++ {
+			n := len(s.in)
+			runtime.Gosched()
+			if len(s.in) == n {
+				break
+			}
+		}
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -267,12 +282,37 @@ func (s *Server) deliver(d delivery) {
 	}
 	ev := d.ev
 	s.delivered.Add(1)
-	rooms := []socket.Room{roomAll}
+	rooms := types.NewSet(roomAll)
 	if ev.SessionID != "" {
-		rooms = append(rooms, sessionRoom(ev.SessionID))
+		rooms.Add(sessionRoom(ev.SessionID))
 	}
 	if nsp, ok := s.nsps[ev.Namespace]; ok {
-		_ = nsp.To(rooms...).Emit(ev.Name, ev.Payload())
+		s.fanOut(nsp, rooms, ev.Name, ev.Payload())
+	}
+}
+
+// fanOut sends one event to every connected socket of nsp in rooms. It
+// encodes the packet once, as the library's broadcast does, but hands the
+// engine the encoded packet without a "pre-encoded websocket frame": for
+// such a frame the library's websocket transport builds a gorilla
+// PreparedMessage per client per packet — the largest CPU cost of a
+// broadcast in the profiles (docs/PERFORMANCE.md) — where a plain message is
+// written straight into the connection's buffer. It also counts each
+// client's backlog.
+func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], name string, payload map[string]any) {
+	pkt := &parser.Packet{Type: parser.EVENT, Nsp: nsp.Name(), Data: []any{name, payload}}
+	encoded := s.io.Encoder().Encode(pkt)
+	opts := &socket.WriteOptions{PreEncoded: true}
+	sockets := nsp.Sockets()
+	for _, id := range nsp.Adapter().Sockets(rooms).Keys() {
+		sock, ok := sockets.Load(id)
+		if !ok || !sock.Connected() {
+			continue
+		}
+		if o, _ := sock.Data().(*connOpts); o != nil && o.backlog != nil && s.queued(sock, o.backlog) {
+			continue
+		}
+		sock.Client().WriteToEngine(encoded, opts)
 	}
 }
 

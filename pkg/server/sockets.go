@@ -22,6 +22,7 @@ type connOpts struct {
 	since    int64 // replay events with seq > since; -1: no replay
 	session  string
 	producer bool
+	backlog  *backlog // of the client's connection; nil for producers
 }
 
 // setupNamespaces creates the eight namespaces (and guards "/"), each with
@@ -162,7 +163,7 @@ func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
 	if opts.producer {
 		return
 	}
-	s.watchBacklog(sock)
+	opts.backlog = s.watchBacklog(sock)
 	join := func() {
 		if err := s.attach(name, sock, opts); err != nil {
 			s.log.Warn("replay failed; disconnecting the client so it retries", "namespace", name, "err", err)
