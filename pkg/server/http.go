@@ -122,10 +122,14 @@ func (s *Server) handleEmit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "use POST /emit with a JSON body {\"namespace\": …, \"event\": …, \"data\": {…}}")
 		return
 	}
+	raw := r.Body
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			// Read (a bounded amount of) the rest, so a client still sending
+			// gets to read this answer instead of a reset connection.
+			_, _ = io.CopyN(io.Discard, raw, 8*MaxBodyBytes)
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
 			return
 		}

@@ -104,16 +104,53 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	return s
 }
 
-// Clients counts the connected namespace clients. It asks the library's own
-// per-namespace socket maps rather than keeping a counter of its own: the
-// library can report one socket's disconnect twice, or before a connection
-// handler could listen for it, and a counter would drift.
+// Clients counts the connected namespace clients: the sockets in the
+// library's per-namespace maps whose connection is not closed. (A counter of
+// our own drifted: the library can report one socket's disconnect twice, or
+// before a connection handler could listen for it. And it can leave a socket
+// in its namespace map for good when the connection closes during the
+// namespace handshake; sweepZombies removes those.)
 func (s *Server) Clients() int {
-	n := s.io.Sockets().Sockets().Len()
-	for _, nsp := range s.nsps {
-		n += nsp.Sockets().Len()
-	}
+	n := 0
+	s.eachSocket(func(sock *socket.Socket) {
+		if !zombie(sock) {
+			n++
+		}
+	})
 	return n
+}
+
+func (s *Server) eachSocket(fn func(*socket.Socket)) {
+	visit := func(_ socket.SocketId, sock *socket.Socket) bool { fn(sock); return true }
+	s.io.Sockets().Sockets().Range(visit)
+	for _, nsp := range s.nsps {
+		nsp.Sockets().Range(visit)
+	}
+}
+
+// zombie reports a socket whose connection is gone although the library
+// still lists it.
+func zombie(sock *socket.Socket) bool {
+	conn := sock.Conn()
+	return conn == nil || conn.ReadyState() == "closed"
+}
+
+// sweepZombies disconnects sockets whose connection closed without the
+// library noticing, so they leave their rooms and namespace (and the
+// fan-out stops writing to them).
+func (s *Server) sweepZombies() {
+	var zs []*socket.Socket
+	s.eachSocket(func(sock *socket.Socket) {
+		if zombie(sock) {
+			zs = append(zs, sock)
+		}
+	})
+	for _, z := range zs {
+		z.Disconnect(true)
+	}
+	if len(zs) > 0 {
+		s.log.Debug("removed sockets whose connection had closed", "count", len(zs))
+	}
 }
 
 // Handler is mpmd's whole HTTP surface (Socket.IO, API, dashboard).
@@ -132,8 +169,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(context.Background())
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.heartbeatLoop(bg) }()
+	go func() { defer wg.Done(); s.sweepLoop(bg) }()
 	go func() { defer wg.Done(); s.retentionLoop(bg) }()
 
 	var serveErr error
@@ -189,6 +227,19 @@ func (s *Server) heartbeatLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			s.sendDirect(&direct{ns: "/system", name: "heartbeat", payload: s.heartbeat})
+		}
+	}
+}
+
+func (s *Server) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sweepZombies()
 		}
 	}
 }
