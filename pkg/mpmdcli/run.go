@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -156,6 +158,11 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 	if !c.NoSpoolDrain {
 		go drainSpool(ctx, env.Dirs.Spool(), srv, log)
 	}
+	if c.Pprof != "" {
+		if err := servePprof(ctx, c.Pprof, log); err != nil {
+			return err
+		}
+	}
 	if c.Open {
 		openBrowser(url)
 	}
@@ -203,4 +210,27 @@ func openBrowser(url string) {
 			return
 		}
 	}
+}
+
+// servePprof serves the runtime profiles on a loopback address until ctx ends.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || !isLoopback(host) {
+		return fmt.Errorf("--pprof %s: give a loopback address such as 127.0.0.1:6060 (profiles reveal the process's memory)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); hs.Close() }()
+	go func() { _ = hs.Serve(ln) }()
+	log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return nil
 }

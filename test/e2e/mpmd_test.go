@@ -552,3 +552,17 @@ func TestSIGTERMWithPollingAndWebsocketClients(t *testing.T) {
 	d.Stop(t) // requires exit 0 within 5 s
 	t.Logf("stopped in %s", time.Since(start))
 }
+
+func TestPprofFlag(t *testing.T) {
+	d := mpmdtest.Start(t, mpmdtest.WithArgs("--pprof", "127.0.0.1:0"))
+	if !strings.Contains(d.Output(), "/debug/pprof/") {
+		t.Errorf("no pprof URL in the log:\n%s", d.Output())
+	}
+	root := t.TempDir()
+	cmd := exec.Command(mpmdtest.MpmdBin(t), "run", "--port", "0", "--pprof", "0.0.0.0:0")
+	cmd.Env = mpmdtest.Env(root)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "loopback") {
+		t.Errorf("--pprof on a non-loopback address: %v\n%s", err, out)
+	}
+}
