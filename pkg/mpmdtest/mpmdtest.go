@@ -120,23 +120,27 @@ type Daemon struct {
 
 	opts   options
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *SyncBuffer
 	exited chan struct{}
 	err    error
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process or command writing while
+// a test reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write implements io.Writer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -193,7 +197,7 @@ func start(tb testing.TB, o options) *Daemon {
 	args := append([]string{"run", "--port", strconv.Itoa(o.port)}, o.args...)
 	cmd := exec.Command(MpmdBin(tb), args...)
 	cmd.Env = env
-	out := &syncBuffer{}
+	out := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start mpmd: %v", err)

@@ -160,7 +160,8 @@ func parseEmit(body []byte) (*event.Event, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("request body is not valid JSON: %v", err)
 	}
-	if dec.More() {
+	// dec.More is false before a stray '}' or ']', so look at the bytes.
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
 		return nil, errors.New("request body has data after the JSON object")
 	}
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {

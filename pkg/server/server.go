@@ -218,31 +218,27 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-func (s *Server) heartbeatLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Heartbeat)
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.sendDirect(&direct{ns: "/system", name: "heartbeat", payload: s.heartbeat})
+			fn()
 		}
 	}
 }
 
-func (s *Server) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.sweepZombies()
-		}
-	}
+func (s *Server) heartbeatLoop(ctx context.Context) {
+	every(ctx, s.cfg.Heartbeat, func() {
+		s.sendDirect(&direct{ns: "/system", name: "heartbeat", payload: s.heartbeat})
+	})
 }
+
+func (s *Server) sweepLoop(ctx context.Context) { every(ctx, 5*time.Second, s.sweepZombies) }
 
 func (s *Server) retentionLoop(ctx context.Context) {
 	if s.cfg.RetentionAge <= 0 && s.cfg.RetentionCount <= 0 {
@@ -257,14 +253,5 @@ func (s *Server) retentionLoop(ctx context.Context) {
 		}
 	}
 	prune()
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			prune()
-		}
-	}
+	every(ctx, 5*time.Minute, prune)
 }
