@@ -84,6 +84,17 @@ func (s *Server) handshake(sock *socket.Socket, next func(*socket.ExtendedError)
 		opts.session = queryValue(hs.Query, "session_id")
 	}
 	opts.producer = truthy(hs.Auth["producer"]) || truthy(queryValue(hs.Query, "producer"))
+	if opts.since < 0 && !opts.producer {
+		// "Live from now" means from before the client learns it is
+		// connected: the library sends the CONNECT before the connection
+		// handler can join the rooms, and a client that emits (or makes
+		// someone emit) at once must not miss the result. So the client
+		// replays from the head as it is now. Read under bmu: no batch is
+		// then between its commit and its broadcast.
+		s.bmu.Lock()
+		opts.since = s.store.LastSeq()
+		s.bmu.Unlock()
+	}
 	sock.SetData(opts)
 	next(nil)
 }
@@ -176,13 +187,10 @@ func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
 			s.sendDirect(&direct{ns: name, name: "status", to: sock, payload: s.statusPayload})
 		}
 	}
-	if opts.since < 0 {
-		join()
-		return
-	}
-	// A replay may wait for the client (long-polling pace); the library runs
-	// this handler inside the request that carried the CONNECT, which must
-	// not wait for the client's next poll.
+	// Every consumer replays (from its since_seq, or from the head at its
+	// handshake), and a replay may wait for the client (long-polling pace);
+	// the library runs this handler inside the request that carried the
+	// CONNECT, which must not wait for the client's next poll.
 	go join()
 }
 

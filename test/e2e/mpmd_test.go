@@ -566,3 +566,19 @@ func TestPprofFlag(t *testing.T) {
 		t.Errorf("--pprof on a non-loopback address: %v\n%s", err, out)
 	}
 }
+
+// A client that connects without since_seq gets every event emitted after
+// it learned it was connected: the CONNECT reaches it before mpmd's handler
+// has run, and nothing may fall into that window.
+func TestLiveFromConnectNoWindow(t *testing.T) {
+	d := mpmdtest.Start(t)
+	for i := 0; i < 40; i++ {
+		s, _ := dial(t, d, "/claude", dialOpts{polling: i%2 == 1})
+		_, id := d.Emit(t, "claude", "right_after_connect", map[string]any{"i": i})
+		got := s.waitNamed("right_after_connect", 1)
+		if got[len(got)-1].Data["event_id"] != id {
+			t.Fatalf("connect %d: got %v, want the event emitted right after connecting", i, got)
+		}
+		s.sock.Disconnect()
+	}
+}
