@@ -208,7 +208,9 @@ func (p *parser) value(i int, path string) (any, int, error) {
 			j++
 		}
 		n := json.Number(p.b[i:j])
-		if _, err := strconv.ParseFloat(string(n), 64); err != nil && !isRangeErr(err) {
+		// JSON's number grammar, not strconv's: ParseFloat takes 00, 1. and
+		// -01, which json.Marshal then refuses, and the event would be lost.
+		if !json.Valid(p.b[i:j]) {
 			return nil, i, p.fail(i, "invalid number %q", n)
 		}
 		return n, j, nil
@@ -221,11 +223,6 @@ func (p *parser) value(i int, path string) (any, int, error) {
 	default:
 		return nil, i, p.fail(i, "invalid character %q looking for a value", c)
 	}
-}
-
-func isRangeErr(err error) bool {
-	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange
 }
 
 // stringEnd finds the end of the string starting at the quote at i. It

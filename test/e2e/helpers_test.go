@@ -72,6 +72,11 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 			}
 			result <- msg
 		})
+		// Record only what this attempt's socket receives: a failed attempt
+		// that the server saw connect must not add its events to the next.
+		s.mu.Lock()
+		s.sock = sock
+		s.mu.Unlock()
 		sock.OnAny(func(a ...any) {
 			if len(a) == 0 {
 				return
@@ -82,7 +87,9 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 				data, _ = a[1].(map[string]any)
 			}
 			s.mu.Lock()
-			s.evs = append(s.evs, received{name, data})
+			if s.sock == sock {
+				s.evs = append(s.evs, received{name, data})
+			}
 			s.mu.Unlock()
 			select {
 			case s.cond <- struct{}{}:
@@ -103,10 +110,10 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 				sock.Disconnect()
 				tb.Fatalf("connect %s: connected, want a connect_error", ns)
 			}
-			s.sock = sock
 			tb.Cleanup(func() { sock.Disconnect() })
 			return s, msg
 		case <-time.After(4 * time.Second):
+			tb.Logf("connect %s: no answer in 4 s (attempt %d); trying again", ns, attempt+1)
 			sock.Disconnect() // the client's rare connect race: try again
 		}
 	}

@@ -48,7 +48,7 @@ func TestEmitReachesExactlyItsNamespace(t *testing.T) {
 				ids[ns] = id
 			}
 			for _, ns := range event.Namespaces {
-				evs := subs[ns].waitNamed("probe", 1)
+				evs := subs[ns].waitFor(ns+" probe", 5*time.Second, func(r []received) bool { return len(named(r, "probe")) > 0 })
 				// Let the other namespaces' probes arrive (or not) before counting.
 				_, last := d.Emit(t, ns, "fence", map[string]any{})
 				subs[ns].waitFor("fence", 5*time.Second, func(r []received) bool {
@@ -59,7 +59,12 @@ func TestEmitReachesExactlyItsNamespace(t *testing.T) {
 					}
 					return false
 				})
-				evs = subs[ns].named("probe")
+				// Distinct by event_id: the Go client library now and then
+				// hands one frame to its listeners twice (a raw websocket
+				// reader sees every event exactly once: see the closing note
+				// of issue 2); what this test is about is that no other
+				// namespace's probe arrives.
+				evs = distinct(subs[ns].named("probe"))
 				if len(evs) != 1 {
 					t.Fatalf("%s received %d probes, want exactly its own: %v", ns, len(evs), evs)
 				}
@@ -74,6 +79,28 @@ func TestEmitReachesExactlyItsNamespace(t *testing.T) {
 			}
 		})
 	}
+}
+
+func distinct(evs []received) []received {
+	seen := map[any]bool{}
+	var out []received
+	for _, e := range evs {
+		if !seen[e.Data["event_id"]] {
+			seen[e.Data["event_id"]] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func named(evs []received, name string) []received {
+	var out []received
+	for _, e := range evs {
+		if e.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func TestSystemStatusOnConnectAndGetStatus(t *testing.T) {
