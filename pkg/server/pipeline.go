@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
@@ -324,10 +325,24 @@ const (
 )
 
 func (s *Server) setDegraded(err error) {
-	msg := err.Error()
+	msg := storeHint(err) + err.Error()
 	if prev := s.degraded.Swap(&msg); prev == nil {
 		s.log.Error("event store failed; producers are refused until it recovers", "err", err)
 	}
+}
+
+// storeHint puts SQLite's terse I/O errors into words.
+func storeHint(err error) string {
+	e := strings.ToLower(err.Error())
+	switch {
+	case strings.Contains(e, "full"):
+		return "the disk holding the event store is full: "
+	case strings.Contains(e, "readonly"), strings.Contains(e, "read-only"), strings.Contains(e, "read only"):
+		return "the event store is read-only: "
+	case strings.Contains(e, "disk i/o error"), strings.Contains(e, "ioerr"):
+		return "the event store cannot write to its disk (full, read-only or failing): "
+	}
+	return ""
 }
 
 func (s *Server) setHealthy() {
