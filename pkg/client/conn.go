@@ -40,6 +40,8 @@ type DialOptions struct {
 	// OnEvent, when set, receives every event of the namespace. It is
 	// registered before the handshake, so no replayed event is missed.
 	OnEvent Handler
+	// Polling uses HTTP long-polling instead of websocket.
+	Polling bool
 }
 
 // Conn is a connection to one namespace of mpmd.
@@ -90,7 +92,11 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 
 func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, timeout time.Duration) (*Conn, error) {
 	opts := socketio.DefaultOptions()
-	opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.WebSocket))
+	if o.Polling {
+		opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.Polling))
+	} else {
+		opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.WebSocket))
+	}
 	opts.SetReconnection(false)
 	opts.SetForceNew(true)
 	opts.SetMultiplex(false)
@@ -333,11 +339,22 @@ const DefaultAckTimeout = 5 * time.Second
 // Emit sends event with data and waits for mpmd's ack (until ctx ends, or
 // DefaultAckTimeout when ctx has no deadline).
 func (c *Conn) Emit(ctx context.Context, event string, data map[string]any) (Ack, error) {
+	args, err := c.Request(ctx, event, data)
+	if err != nil {
+		return Ack{}, err
+	}
+	return parseAck(args)
+}
+
+// Request emits event with data and returns the ack's arguments as they
+// came, for requests whose answer is not an Ack (/system get_status,
+// get_history). It waits like Emit.
+func (c *Conn) Request(ctx context.Context, event string, data any) ([]any, error) {
 	timeout := DefaultAckTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 		if timeout <= 0 {
-			return Ack{}, context.DeadlineExceeded
+			return nil, context.DeadlineExceeded
 		}
 	}
 	type result struct {
@@ -354,13 +371,13 @@ func (c *Conn) Emit(ctx context.Context, event string, data map[string]any) (Ack
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return Ack{}, fmt.Errorf("emit %s %s: %w", c.ns, event, r.err)
+			return nil, fmt.Errorf("emit %s %s: %w", c.ns, event, r.err)
 		}
-		return parseAck(r.args)
+		return r.args, nil
 	case <-c.done:
-		return Ack{}, fmt.Errorf("emit %s %s: connection closed (%s)", c.ns, event, c.Reason())
+		return nil, fmt.Errorf("emit %s %s: connection closed (%s)", c.ns, event, c.Reason())
 	case <-ctx.Done():
-		return Ack{}, fmt.Errorf("emit %s %s: %w", c.ns, event, ctx.Err())
+		return nil, fmt.Errorf("emit %s %s: %w", c.ns, event, ctx.Err())
 	}
 }
 

@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	sio "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
+	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
 
@@ -18,25 +21,90 @@ type received struct {
 	Data map[string]any
 }
 
-// sub is a Socket.IO client connected to one namespace that records every
+// sub is a Socket.IO client (pkg/client, which works around the Go client
+// library's connect races) connected to one namespace that records every
 // event it receives.
 type sub struct {
 	t    testing.TB
-	sock *sio.Socket
-	mu   sync.Mutex
-	evs  []received
-	cond chan struct{} // signalled on every event
+	conn *client.Conn
+	// libSock is the polling client's socket (pkg/client speaks websocket
+	// only reliably; polling goes through the library directly).
+	libSock *sio.Socket
+	mu      sync.Mutex
+	evs     []received
+	cond    chan struct{} // signalled on every event
 }
 
 type dialOpts struct {
-	auth      map[string]any
+	auth      map[string]any // token, since_seq, session_id, producer
 	polling   bool
 	expectErr bool
 }
 
 // dial connects to ns and waits for the connection (or, with expectErr, for
-// the connect_error, whose message it returns).
+// the refusal, whose message it returns).
 func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, string) {
+	tb.Helper()
+	if o.polling {
+		return dialLib(tb, d, ns, o)
+	}
+	s := &sub{t: tb, cond: make(chan struct{}, 1)}
+	do := client.DialOptions{
+		Token:          d.Token,
+		Polling:        o.polling,
+		ConnectTimeout: 4 * time.Second,
+		Retries:        3,
+		OnEvent: func(name string, data map[string]any) {
+			s.mu.Lock()
+			s.evs = append(s.evs, received{name, data})
+			s.mu.Unlock()
+			select {
+			case s.cond <- struct{}{}:
+			default:
+			}
+		},
+	}
+	if tok, ok := o.auth["token"].(string); ok {
+		do.Token = tok
+	}
+	if v, ok := o.auth["since_seq"]; ok {
+		switch n := v.(type) {
+		case int:
+			i := int64(n)
+			do.SinceSeq = &i
+		case int64:
+			do.SinceSeq = &n
+		default:
+			tb.Fatalf("since_seq %v: use an int (TestBadSinceSeq sends bad ones raw)", v)
+		}
+	}
+	if sid, ok := o.auth["session_id"].(string); ok {
+		do.SessionID = sid
+	}
+	if p, ok := o.auth["producer"].(bool); ok {
+		do.Producer = p
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := client.Dial(ctx, d.URL, ns, do)
+	var ce *client.ConnectError
+	switch {
+	case o.expectErr && errors.As(err, &ce):
+		return s, ce.Msg
+	case o.expectErr && err == nil:
+		conn.Close()
+		tb.Fatalf("connect %s: connected, want a refusal", ns)
+	case err != nil:
+		tb.Fatalf("connect %s: %v", ns, err)
+	}
+	s.conn = conn
+	tb.Cleanup(conn.Close)
+	return s, ""
+}
+
+// dialLib (polling) connects with the library directly and waits for the connection (or, with expectErr, for
+// the connect_error, whose message it returns).
+func dialLib(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, string) {
 	tb.Helper()
 	opts := sio.DefaultOptions()
 	tr := engine.TransportCtor(sio.WebSocket)
@@ -75,7 +143,7 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 		// Record only what this attempt's socket receives: a failed attempt
 		// that the server saw connect must not add its events to the next.
 		s.mu.Lock()
-		s.sock = sock
+		s.libSock = sock
 		s.mu.Unlock()
 		sock.OnAny(func(a ...any) {
 			if len(a) == 0 {
@@ -87,7 +155,7 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 				data, _ = a[1].(map[string]any)
 			}
 			s.mu.Lock()
-			if s.sock == sock {
+			if s.libSock == sock {
 				s.evs = append(s.evs, received{name, data})
 			}
 			s.mu.Unlock()
@@ -129,15 +197,7 @@ func (s *sub) events() []received {
 }
 
 // named returns the received events called name.
-func (s *sub) named(name string) []received {
-	var out []received
-	for _, e := range s.events() {
-		if e.Name == name {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (s *sub) named(name string) []received { return named(s.events(), name) }
 
 // waitFor waits until pred holds for the events received, or fails.
 func (s *sub) waitFor(what string, timeout time.Duration, pred func([]received) bool) []received {
@@ -160,15 +220,7 @@ func (s *sub) waitFor(what string, timeout time.Duration, pred func([]received) 
 // waitNamed waits for n events called name.
 func (s *sub) waitNamed(name string, n int) []received {
 	s.t.Helper()
-	s.waitFor(name, 5*time.Second, func(evs []received) bool {
-		c := 0
-		for _, e := range evs {
-			if e.Name == name {
-				c++
-			}
-		}
-		return c >= n
-	})
+	s.waitFor(name, 5*time.Second, func(evs []received) bool { return len(named(evs, name)) >= n })
 	return s.named(name)
 }
 
@@ -193,15 +245,29 @@ func seqOf(tb testing.TB, data map[string]any) int64 {
 // emitAck emits with an ack and returns the ack's first argument.
 func (s *sub) emitAck(name string, data any) map[string]any {
 	s.t.Helper()
-	res := make(chan map[string]any, 1)
-	s.sock.Timeout(5*time.Second).EmitWithAck(name, data)(func(a []any, err error) {
-		if err != nil {
-			s.t.Errorf("emit %s: %v", name, err)
-			res <- nil
-			return
-		}
-		m, _ := a[0].(map[string]any)
-		res <- m
-	})
-	return <-res
+	if s.libSock != nil {
+		res := make(chan map[string]any, 1)
+		s.libSock.Timeout(5*time.Second).EmitWithAck(name, data)(func(a []any, err error) {
+			if err != nil {
+				s.t.Errorf("emit %s: %v", name, err)
+				res <- nil
+				return
+			}
+			m, _ := a[0].(map[string]any)
+			res <- m
+		})
+		return <-res
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	args, err := s.conn.Request(ctx, name, data)
+	if err != nil {
+		s.t.Errorf("emit %s: %v", name, err)
+		return nil
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	m, _ := args[0].(map[string]any)
+	return m
 }

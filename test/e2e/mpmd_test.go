@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
@@ -331,9 +333,24 @@ func TestSessionFilter(t *testing.T) {
 
 func TestBadSinceSeq(t *testing.T) {
 	d := mpmdtest.Start(t)
-	_, msg := dial(t, d, "/hook", dialOpts{auth: map[string]any{"since_seq": "yesterday"}, expectErr: true})
-	if !strings.Contains(msg, "since_seq") {
-		t.Errorf("connect_error %q", msg)
+	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+	for _, bad := range []string{`"yesterday"`, `-5`, `1.5`, `true`} {
+		c, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := c.ReadMessage(); err != nil { // Engine.IO open
+			t.Fatal(err)
+		}
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`40/hook,{"since_seq":`+bad+`}`)); err != nil {
+			t.Fatal(err)
+		}
+		_, msg, err := c.ReadMessage()
+		c.Close()
+		if err != nil || !strings.HasPrefix(string(msg), "44/hook,") || !strings.Contains(string(msg), "invalid since_seq") {
+			t.Errorf("since_seq %s: got %q (%v), want a connect_error about since_seq", bad, msg, err)
+		}
 	}
 }
 
@@ -606,6 +623,10 @@ func TestLiveFromConnectNoWindow(t *testing.T) {
 		if got[len(got)-1].Data["event_id"] != id {
 			t.Fatalf("connect %d: got %v, want the event emitted right after connecting", i, got)
 		}
-		s.sock.Disconnect()
+		if s.conn != nil {
+			s.conn.Close()
+		} else {
+			s.libSock.Disconnect()
+		}
 	}
 }
