@@ -253,10 +253,13 @@ wait:
 	}
 }
 
-// How the lost-open race of the library is spotted.
+// How the lost-open race of the library is spotted. The grace is what the
+// manager gets to notice an open transport; on a loaded machine (a -race
+// test run beside others) its goroutine can take tens of milliseconds, and a
+// shorter grace gave up on healthy connections again and again.
 const (
 	lostOpenPoll  = 2 * time.Millisecond
-	lostOpenGrace = 10 * time.Millisecond
+	lostOpenGrace = 50 * time.Millisecond
 )
 
 var errLostOpen = errors.New("connect: the Socket.IO library lost the transport's open event")
