@@ -5,7 +5,6 @@
 package hookcli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/mpm-dev/mpm/pkg/client"
+	"github.com/mpm-dev/mpm/pkg/clirun"
 	"github.com/mpm-dev/mpm/pkg/paths"
 	"github.com/mpm-dev/mpm/pkg/settings"
 	"github.com/mpm-dev/mpm/pkg/version"
@@ -75,8 +75,6 @@ func (c *CLI) clientOptions(env *Env) client.Options {
 	return client.Options{Port: c.Port, Token: c.Token, DiscoveryFile: env.Dirs.Discovery()}
 }
 
-type exitCode int
-
 // ExitError makes a command end with a given exit code after printing its message.
 type ExitError struct {
 	Code int
@@ -85,6 +83,9 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode is the process exit code the error asks for.
+func (e *ExitError) ExitCode() int { return e.Code }
 
 // Main runs mpm-hook with args (without the program name) and returns the
 // exit code. With no arguments it is the relay, and it skips building the
@@ -110,47 +111,23 @@ func Main(args []string, env Env) int {
 		kong.Vars{"version": version.Version, "default_events": strings.Join(settings.DefaultEvents, ",")},
 		kong.Writers(env.Stdout, env.Stderr),
 		kong.UsageOnError(),
-		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		clirun.Exit(),
 		kong.Bind(&env),
 	)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "mpm-hook:", err)
 		return 2
 	}
-	code := 0
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c, ok := r.(exitCode)
-				if !ok {
-					panic(r)
-				}
-				code = int(c)
-			}
-		}()
-		ctx, err := parser.Parse(args)
-		if err != nil {
-			if relayArgs(args) {
-				// A hook entry with a flag this version does not know
-				// must still never disturb Claude Code.
-				runRelay(&env, 0, os.Getenv("CLAUDE_MPM_SOCKETIO_TOKEN"), false)
-				return
-			}
-			parser.FatalIfErrorf(err)
-			return
+	// A hook entry with a flag this version does not know must still never
+	// disturb Claude Code: relay anyway.
+	relayAnyway := func(error) bool {
+		if !relayArgs(args) {
+			return false
 		}
-		if err := ctx.Run(&cli); err != nil {
-			var ee *ExitError
-			if errors.As(err, &ee) {
-				fmt.Fprintln(env.Stderr, "mpm-hook:", ee.Err)
-				code = ee.Code
-				return
-			}
-			fmt.Fprintln(env.Stderr, "mpm-hook:", err)
-			code = 1
-		}
-	}()
-	return code
+		runRelay(&env, 0, os.Getenv("CLAUDE_MPM_SOCKETIO_TOKEN"), false)
+		return true
+	}
+	return clirun.Run("mpm-hook", parser, args, env.Stderr, relayAnyway, &cli)
 }
 
 // relayArgs reports whether args name no subcommand: flags only, as a

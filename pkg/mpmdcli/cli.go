@@ -4,12 +4,12 @@
 package mpmdcli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/mpm-dev/mpm/pkg/clirun"
 	"github.com/mpm-dev/mpm/pkg/paths"
 	"github.com/mpm-dev/mpm/pkg/version"
 )
@@ -59,40 +59,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		kong.Vars{"version": version.Version, "db": dirs.DB()},
 		kong.Writers(stdout, stderr),
 		kong.UsageOnError(),
-		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		clirun.Exit(),
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "mpmd:", err)
 		return 2
 	}
-	code := 0
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c, ok := r.(exitCode)
-				if !ok {
-					panic(r)
-				}
-				code = int(c)
-			}
-		}()
-		ctx, err := parser.Parse(args)
-		if err != nil {
-			parser.FatalIfErrorf(err)
-			return
-		}
-		env := &Env{Stdout: stdout, Stderr: stderr, Dirs: dirs}
-		if err := ctx.Run(env); err != nil {
-			ec := exitCode(1)
-			var withCode interface{ ExitCode() int }
-			if errors.As(err, &withCode) {
-				ec = exitCode(withCode.ExitCode())
-			}
-			fmt.Fprintln(stderr, "mpmd:", err)
-			code = int(ec)
-		}
-	}()
-	return code
+	env := &Env{Stdout: stdout, Stderr: stderr, Dirs: dirs}
+	return clirun.Run("mpmd", parser, args, stderr, nil, env)
 }
-
-type exitCode int
