@@ -78,7 +78,9 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 	var err error
 	for attempt := 0; attempt <= max(o.Retries, 0); attempt++ {
 		var c *Conn
-		c, err = dialOnce(ctx, baseURL, namespace, o, timeout)
+		// A lost open may be a false alarm on a loaded machine: give each
+		// retry twice the grace of the one before.
+		c, err = dialOnce(ctx, baseURL, namespace, o, timeout, lostOpenGrace<<attempt)
 		if err == nil {
 			return c, nil
 		}
@@ -90,7 +92,7 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 	return nil, err
 }
 
-func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, timeout time.Duration) (*Conn, error) {
+func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, timeout, grace time.Duration) (*Conn, error) {
 	opts := socketio.DefaultOptions()
 	if o.Polling {
 		opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.Polling))
@@ -160,7 +162,7 @@ wait:
 			if e := m.Engine(); e != nil && e.ReadyState() == engine.SocketStateOpen {
 				if engineOpenSince.IsZero() {
 					engineOpenSince = time.Now()
-				} else if time.Since(engineOpenSince) >= lostOpenGrace {
+				} else if time.Since(engineOpenSince) >= grace {
 					tick.Stop()
 					closeManager()
 					return nil, errLostOpen

@@ -84,9 +84,20 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 	if p, ok := o.auth["producer"].(bool); ok {
 		do.Producer = p
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := client.Dial(ctx, d.URL, ns, do)
+	var conn *client.Conn
+	var err error
+	// The Go client library's connect races (see pkg/client) are retried
+	// inside Dial; on a loaded CI machine even that can run out, so the
+	// harness tries the whole Dial again before it gives up.
+	for try := 0; try < 3; try++ {
+		var ce *client.ConnectError
+		if conn, err = client.Dial(ctx, d.URL, ns, do); err == nil || errors.As(err, &ce) || ctx.Err() != nil {
+			break
+		}
+		tb.Logf("connect %s: %v; trying again", ns, err)
+	}
 	var ce *client.ConnectError
 	switch {
 	case o.expectErr && errors.As(err, &ce):
