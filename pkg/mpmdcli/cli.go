@@ -37,7 +37,7 @@ type ServeFlags struct {
 	RetentionCount int64         `name:"retention-count" help:"Keep at most this many events (0: no limit)." default:"1000000"`
 	Heartbeat      time.Duration `help:"Interval of /system heartbeat events." default:"30s"`
 	LogLevel       string        `name:"log-level" help:"debug, info, warn or error (CLAUDE_MPM_HOOK_DEBUG=true means debug)." default:"info" enum:"debug,info,warn,error"`
-	MaxBacklog     int           `name:"max-backlog" help:"Packets that may wait for one slow client before it is dropped (it reconnects and resumes by seq)." default:"4096"`
+	MaxBacklog     int           `name:"max-backlog" help:"Packets that may wait for one slow client before it is dropped (it reconnects and resumes by seq)." default:"16384"`
 	Pprof          string        `name:"pprof" help:"Serve Go's net/http/pprof profiles on this loopback address (e.g. 127.0.0.1:6060)." placeholder:"ADDR"`
 	NoSpoolDrain   bool          `name:"no-spool-drain" help:"Do not deliver events that mpm-hook spooled while mpmd was down." hidden:""`
 }
