@@ -54,7 +54,9 @@ func TestInterop(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Run("node_socket.io-client", func(t *testing.T) {
 				d := start(t, mode.token)
-				out := runSuite(t, d, mode.token, node, "--test", "--test-reporter=spec", "node_client.test.mjs")
+				// --test-force-exit: a socket the client library keeps reconnecting
+				// must not hold the process open after the last test.
+				out := runSuite(t, d, mode.token, node, "--test", "--test-force-exit", "--test-reporter=spec", "node_client.test.mjs")
 				requireRan(t, out, regexp.MustCompile(`(?m)^ℹ pass (\d+)$`), regexp.MustCompile(`(?m)^ℹ fail 0$`))
 				d.Stop(t) // after a suite's clients, SIGTERM still exits 0 within 5 s
 			})
