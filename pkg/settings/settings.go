@@ -167,39 +167,14 @@ func (f *File) Install(events []string, e Entry) (bool, error) {
 			return false, fmt.Errorf("%s: hooks.%s is not a list; fix it by hand first", f.Path, ev)
 		}
 		found := false
-		var out []any
-		for _, g := range list {
-			gobj, ok := asObject(g)
-			if !ok {
-				out = append(out, g)
-				continue
+		out := mapOwn(list, func(hobj *Object) bool {
+			if found {
+				return false // a duplicate of ours
 			}
-			hl, _ := gobj.Get("hooks")
-			handlers, ok := hl.([]any)
-			if !ok {
-				out = append(out, g)
-				continue
-			}
-			var keep []any
-			for _, hd := range handlers {
-				hobj, ok := asObject(hd)
-				if !ok || !isOwnHandler(hobj) {
-					keep = append(keep, hd)
-					continue
-				}
-				if found {
-					continue // a duplicate of ours
-				}
-				found = true
-				setEntry(hobj, e)
-				keep = append(keep, hobj)
-			}
-			if len(keep) == 0 && len(handlers) > 0 {
-				continue // a group that only held our duplicates
-			}
-			gobj.Set("hooks", orEmpty(keep))
-			out = append(out, gobj)
-		}
+			found = true
+			setEntry(hobj, e)
+			return true
+		})
 		if !found {
 			g := NewObject()
 			if toolEvents[ev] {
@@ -213,6 +188,40 @@ func (f *File) Install(events []string, e Entry) (bool, error) {
 		h.Set(ev, out)
 	}
 	return string(Marshal(f.Root)) != before, nil
+}
+
+// mapOwn walks an event's matcher groups and calls own for each of
+// mpm-hook's own handlers, which stays when own returns true; every other
+// handler and group is kept as it is. A group that held only handlers that
+// own dropped is dropped with them.
+func mapOwn(list []any, own func(*Object) bool) []any {
+	var out []any
+	for _, g := range list {
+		gobj, ok := asObject(g)
+		if !ok {
+			out = append(out, g)
+			continue
+		}
+		hl, _ := gobj.Get("hooks")
+		handlers, ok := hl.([]any)
+		if !ok {
+			out = append(out, g)
+			continue
+		}
+		var keep []any
+		for _, hd := range handlers {
+			if hobj, ok := asObject(hd); ok && isOwnHandler(hobj) && !own(hobj) {
+				continue
+			}
+			keep = append(keep, hd)
+		}
+		if len(keep) == 0 && len(handlers) > 0 {
+			continue
+		}
+		gobj.Set("hooks", orEmpty(keep))
+		out = append(out, gobj)
+	}
+	return out
 }
 
 func orEmpty(a []any) []any {
@@ -261,33 +270,10 @@ func (f *File) Uninstall(events []string) (int, error) {
 		if !ok {
 			continue
 		}
-		var out []any
-		for _, g := range list {
-			gobj, ok := asObject(g)
-			if !ok {
-				out = append(out, g)
-				continue
-			}
-			hl, _ := gobj.Get("hooks")
-			handlers, ok := hl.([]any)
-			if !ok {
-				out = append(out, g)
-				continue
-			}
-			var keep []any
-			for _, hd := range handlers {
-				if hobj, ok := asObject(hd); ok && isOwnHandler(hobj) {
-					removed++
-					continue
-				}
-				keep = append(keep, hd)
-			}
-			if len(keep) == 0 && len(handlers) > 0 {
-				continue
-			}
-			gobj.Set("hooks", orEmpty(keep))
-			out = append(out, gobj)
-		}
+		out := mapOwn(list, func(*Object) bool {
+			removed++
+			return false
+		})
 		if len(out) == 0 && len(list) > 0 {
 			h.Delete(ev)
 		} else {
