@@ -1,11 +1,9 @@
 package fault_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
 
@@ -47,65 +44,22 @@ func TestKill9DuringFlood(t *testing.T) {
 	var wg sync.WaitGroup
 	var producerErrs sync.Map
 
-	// Socket.IO producers on /hook (auth.producer = true), with ack.
-	for p := 0; p < 3; p++ {
-		c, err := client.Dial(ctx, d.URL, "/hook", client.DialOptions{Producer: true, ConnectTimeout: 3 * time.Second, Retries: 2})
-		if err != nil {
-			t.Fatalf("producer %d: %v", p, err)
-		}
-		wg.Add(1)
-		go func(p int, c *client.Conn) {
-			defer wg.Done()
-			defer c.Close()
-			for i := 0; i < 50000 && ctx.Err() == nil; i++ {
-				id := fmt.Sprintf("fault-k9-sio%d-%d", p, i)
-				ectx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				ack, err := c.Emit(ectx, "flood", map[string]any{"event_id": id, "session_id": "fault-k9", "i": i})
-				cancel()
-				if err != nil {
-					producerErrs.Store(fmt.Sprintf("sio%d", p), err.Error())
-					return
-				}
-				if ack.EventID != id || ack.Seq <= 0 {
-					t.Errorf("ack for %s: %+v", id, ack)
-					return
-				}
-				acks.add(id, ack.Seq)
-			}
-		}(p, c)
-	}
+	// Socket.IO producers on /hook (auth.producer = true), with ack, and
 	// /emit producers.
-	hc := &http.Client{Timeout: 3 * time.Second}
-	for p := 0; p < 2; p++ {
-		wg.Add(1)
-		go func(p int) {
-			defer wg.Done()
-			for i := 0; i < 50000 && ctx.Err() == nil; i++ {
-				id := fmt.Sprintf("fault-k9-http%d-%d", p, i)
-				body, _ := json.Marshal(map[string]any{"namespace": "hook", "event": "flood", "data": map[string]any{"event_id": id, "i": i}})
-				resp, err := hc.Post(d.URL+"/emit", "application/json", bytes.NewReader(body))
-				if err != nil {
-					producerErrs.Store(fmt.Sprintf("http%d", p), err.Error())
-					return
-				}
-				var r struct {
-					Seq     int64  `json:"seq"`
-					EventID string `json:"event_id"`
-				}
-				err = json.NewDecoder(resp.Body).Decode(&r)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || err != nil {
-					producerErrs.Store(fmt.Sprintf("http%d", p), fmt.Sprintf("%d %v", resp.StatusCode, err))
-					return
-				}
-				if r.EventID != id {
-					t.Errorf("/emit ack for %s: %+v", id, r)
-					return
-				}
-				acks.add(id, r.Seq)
-			}
-		}(p)
-	}
+	flood(t, ctx, &wg, d, "fault-k9", 3, 2, func(id string, i int) map[string]any {
+		return map[string]any{"event_id": id, "session_id": "fault-k9", "i": i}
+	}, func(r emitResult) bool {
+		if r.Err != nil || r.Refused != "" {
+			producerErrs.Store(r.ID, fmt.Sprint(r.Err, r.Refused))
+			return false
+		}
+		if r.EventID != r.ID || r.Seq <= 0 {
+			t.Errorf("ack for %s: %+v", r.ID, r)
+			return false
+		}
+		acks.add(r.ID, r.Seq)
+		return true
+	})
 	// Real hooks, one after another, through the kill.
 	var markers []string
 	var mmu sync.Mutex

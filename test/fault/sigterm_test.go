@@ -1,17 +1,11 @@
 package fault_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
 
@@ -33,60 +27,19 @@ func TestSIGTERMDuringFlood(t *testing.T) {
 	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stop()
 	var wg sync.WaitGroup
-	for p := 0; p < 2; p++ {
-		c, err := client.Dial(ctx, d.URL, "/hook", client.DialOptions{Producer: true, ConnectTimeout: 3 * time.Second, Retries: 2})
-		if err != nil {
-			t.Fatal(err)
+	flood(t, ctx, &wg, d, "fault-term", 2, 2, func(id string, _ int) map[string]any {
+		return map[string]any{"event_id": id}
+	}, func(r emitResult) bool {
+		switch {
+		case r.Refused != "":
+			refuse(r.ID, r.Refused)
+			return false
+		case r.Err != nil:
+			return false // connection closed: outcome unknown
 		}
-		wg.Add(1)
-		go func(p int, c *client.Conn) {
-			defer wg.Done()
-			defer c.Close()
-			for i := 0; i < 50000 && ctx.Err() == nil; i++ {
-				id := fmt.Sprintf("fault-term-sio%d-%d", p, i)
-				ectx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				a, err := c.Emit(ectx, "flood", map[string]any{"event_id": id})
-				cancel()
-				var ae *client.AckError
-				switch {
-				case errors.As(err, &ae):
-					refuse(id, ae.Msg)
-					return
-				case err != nil:
-					return // connection closed: outcome unknown
-				}
-				acks.add(id, a.Seq)
-			}
-		}(p, c)
-	}
-	hc := &http.Client{Timeout: 3 * time.Second}
-	for p := 0; p < 2; p++ {
-		wg.Add(1)
-		go func(p int) {
-			defer wg.Done()
-			for i := 0; i < 50000 && ctx.Err() == nil; i++ {
-				id := fmt.Sprintf("fault-term-http%d-%d", p, i)
-				body, _ := json.Marshal(map[string]any{"namespace": "hook", "event": "flood", "data": map[string]any{"event_id": id}})
-				resp, err := hc.Post(d.URL+"/emit", "application/json", bytes.NewReader(body))
-				if err != nil {
-					return // outcome unknown
-				}
-				var r struct {
-					Seq   int64  `json:"seq"`
-					Error string `json:"error"`
-				}
-				_ = json.NewDecoder(resp.Body).Decode(&r)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					if resp.StatusCode == http.StatusServiceUnavailable {
-						refuse(id, r.Error)
-					}
-					return
-				}
-				acks.add(id, r.Seq)
-			}
-		}(p)
-	}
+		acks.add(r.ID, r.Seq)
+		return true
+	})
 	eventually(t, 20*time.Second, "1,000 acked events", func() bool { return acks.n.Load() >= 1000 })
 	start := time.Now()
 	d.Stop(t) // SIGTERM; exit 0 within 5 s
