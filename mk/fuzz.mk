@@ -24,13 +24,13 @@ define run_fuzz
 	[ -n "$$targets" ] || { echo "no fuzz targets found"; exit 1; }; \
 	echo "$$targets" | while read -r pkg fn; do \
 		echo "== fuzz $$fn in $$pkg for $(1)"; \
-		out=$$(mktemp); \
-		if ! $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(1) $$pkg 2>&1 | tee $$out; then \
-			if grep -q 'context deadline exceeded' $$out && ! grep -q 'Failing input written' $$out; then \
-				echo "== $$fn: -fuzztime ran out while the fuzzer minimised an input (a Go toolchain flake, no failing input); running it again"; \
-				$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(1) $$pkg || { rm -f $$out; exit 1; }; \
+		out=$$(mktemp); try=0; \
+		until $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(1) $$pkg 2>&1 | tee $$out; do \
+			try=$$((try + 1)); \
+			if [ $$try -le 3 ] && grep -q 'context deadline exceeded' $$out && ! grep -q 'Failing input written' $$out; then \
+				echo "== $$fn: -fuzztime ran out while the fuzzer minimised an input (a Go toolchain flake, no failing input); running it again ($$try/3)"; \
 			else rm -f $$out; exit 1; fi; \
-		fi; \
+		done; \
 		rm -f $$out; \
 	done
 endef
