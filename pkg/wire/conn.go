@@ -104,7 +104,8 @@ func dialOnce(ctx context.Context, t target, baseURL, ns string, o DialOptions) 
 	defer cancel()
 	stage := "TCP connection"
 	fail := func(err error) error {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		var ne net.Error
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 			return fmt.Errorf("connect to %s%s: no %s within %s", baseURL, ns, stage, o.ConnectTimeout)
 		}
 		if ctx.Err() != nil {
