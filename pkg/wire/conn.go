@@ -405,6 +405,12 @@ func (c *Conn) Request(ctx context.Context, event string, data any) ([]any, erro
 	if err != nil {
 		return nil, fmt.Errorf("emit %s %s: %w", c.ns, event, err)
 	}
+	if c.maxPayload > 0 && int64(len(payload))+32+int64(len(c.ns)) > c.maxPayload {
+		// mpmd would close the whole connection (websocket 1009) over
+		// it; say what is wrong instead. No retry or later delivery can
+		// fix it, so it reads like mpmd's refusal of an invalid event.
+		return nil, &AckError{Msg: fmt.Sprintf("%s %s is %d bytes, over the %d bytes mpmd accepts in one message", c.ns, event, len(payload), c.maxPayload), Code: "invalid"}
+	}
 	ch := make(chan []any, 1)
 	c.mu.Lock()
 	id := c.nextID
@@ -418,6 +424,9 @@ func (c *Conn) Request(ctx context.Context, event string, data any) ([]any, erro
 	}()
 	dl, _ := ctx.Deadline()
 	if err := c.ws.writeFrame(opText, encodePacket(sioEvent, c.ns, id, payload), dl); err != nil {
+		// Part of the frame may have gone out: nothing more can be
+		// sent on this connection.
+		defer c.finish("write failed: " + err.Error())
 		select {
 		case <-c.done:
 			return nil, fmt.Errorf("emit %s %s: connection closed (%s)", c.ns, event, c.Reason())

@@ -420,3 +420,34 @@ func portOf(t *testing.T, u string) int {
 	fmt.Sscan(p, &n)
 	return n
 }
+
+func TestEventOverMaxPayload(t *testing.T) {
+	f := startServer(t, "tcp", "127.0.0.1:0", func(s *srvConn) {
+		if !s.upgradeOnly() {
+			return
+		}
+		s.send(`0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":200}`)
+		s.recv()
+		s.send(`40/hook,{"sid":"x"}`)
+		msg := s.recv()
+		s.send(`43/hook,0[{"seq":1}]`)
+		if !strings.HasPrefix(msg, `42/hook,0["small"`) {
+			t.Errorf("the first event mpmd saw: %q", msg)
+		}
+		s.recv()
+	})
+	c, err := Dial(context.Background(), f.URL, "/hook", DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Emit(context.Background(), "big", map[string]any{"x": strings.Repeat("a", 300)})
+	var ae *AckError
+	if !errors.As(err, &ae) || ae.Transient() || !strings.Contains(ae.Msg, "over the 200 bytes") {
+		t.Errorf("err %v, want a permanent AckError about the size", err)
+	}
+	// Nothing was sent: the connection still works.
+	if a, err := c.Emit(context.Background(), "small", map[string]any{}); err != nil || a.Seq != 1 {
+		t.Errorf("after the refusal: %+v %v", a, err)
+	}
+}

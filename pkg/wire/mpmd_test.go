@@ -3,6 +3,7 @@ package wire_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +50,15 @@ func TestMpmdEmitAckDuplicate(t *testing.T) {
 	var ae *wire.AckError
 	if !errors.As(err, &ae) || ae.Transient() {
 		t.Errorf("bad event name: %v, want a permanent AckError", err)
+	}
+	// Over mpmd's message limit (1 MiB): refused before sending, and the
+	// connection stays usable.
+	_, err = c.Emit(ctx, "stop", map[string]any{"event_id": event.NewID(), "x": strings.Repeat("a", 1100<<10)})
+	if !errors.As(err, &ae) || ae.Transient() {
+		t.Errorf("oversize event: %v, want a permanent AckError", err)
+	}
+	if _, err := c.Emit(ctx, "stop", map[string]any{"event_id": event.NewID()}); err != nil {
+		t.Errorf("emit after the oversize refusal: %v", err)
 	}
 	// mpmd goes away while a connection is open: the next emit fails
 	// as a lost connection, not as a refusal.
