@@ -32,7 +32,9 @@ type DialOptions struct {
 	// (nothing listens: ErrNoDaemon) is retried.
 	Retries int
 	// OnEvent, when set, receives every event of the namespace, one at a
-	// time in the order they arrive, replayed ones (SinceSeq) included.
+	// time in the order they arrive, replayed ones (SinceSeq) included. It
+	// runs on the connection's reader: while it runs nothing else is read,
+	// so it must not wait for an ack on the same connection.
 	OnEvent Handler
 	// MaxMessage bounds one message from the server; default 64 MiB.
 	MaxMessage int64
