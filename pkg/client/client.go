@@ -1,8 +1,10 @@
-// Package client is the Go client of mpmd: it finds a running daemon (the
-// discovery file, then GET /health on the configured port), connects to one of
-// its Socket.IO namespaces over websocket, emits events and waits for mpmd's
-// acknowledgement, and subscribes to events with replay (since_seq) and a
-// session filter.
+// Package client is the Go client of mpmd built on the Socket.IO library: it
+// finds a running daemon (the discovery file, then GET /health on the
+// configured port), connects to one of its Socket.IO namespaces over
+// websocket, emits events and waits for mpmd's acknowledgement, and subscribes
+// to events with replay (since_seq) and a session filter. The end-to-end and
+// fault tests and the benchmarks use it; mpm-hook uses pkg/wire, a stdlib-only
+// client whose discovery and ack types this package shares.
 //
 // It wraps github.com/zishang520/socket.io/clients/socket/v3 and hides its
 // pitfalls: the transport is always websocket alone (the library's default set
