@@ -307,10 +307,10 @@ func TestPingTimeout(t *testing.T) {
 func TestHandshakeTimeoutRetries(t *testing.T) {
 	f := startServer(t, "tcp", "127.0.0.1:0", func(s *srvConn) {
 		s.r.ReadString('\n')
-		time.Sleep(time.Second) // never answers in time
+		time.Sleep(3 * time.Second) // never answers in time
 	})
-	_, err := Dial(context.Background(), f.URL, "/hook", DialOptions{ConnectTimeout: 50 * time.Millisecond, Retries: 1})
-	if err == nil || !strings.Contains(err.Error(), "no websocket upgrade within") {
+	_, err := Dial(context.Background(), f.URL, "/hook", DialOptions{ConnectTimeout: 300 * time.Millisecond, Retries: 1})
+	if err == nil || !strings.Contains(err.Error(), "no websocket upgrade within 300ms") {
 		t.Errorf("err %v", err)
 	}
 	if n := f.conns.Load(); n != 2 {
@@ -430,10 +430,10 @@ func TestEventOverMaxPayload(t *testing.T) {
 		s.recv()
 		s.send(`40/hook,{"sid":"x"}`)
 		msg := s.recv()
-		s.send(`43/hook,0[{"seq":1}]`)
 		if !strings.HasPrefix(msg, `42/hook,0["small"`) {
 			t.Errorf("the first event mpmd saw: %q", msg)
 		}
+		s.send(`43/hook,0[{"seq":1}]`)
 		s.recv()
 	})
 	c, err := Dial(context.Background(), f.URL, "/hook", DialOptions{})
