@@ -25,11 +25,13 @@ BENCH_TARGETS :=
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
+# mpm-hook is linked without cgo: a static binary skips the dynamic loader and
+# libc, ≈1 ms of every hook's start-up (docs/PERFORMANCE-hook.md).
 .PHONY: build
 build: $(BUILD_DEPS) ## Build bin/mpmd and bin/mpm-hook
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN)/mpmd ./cmd/mpmd
-	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN)/mpm-hook ./cmd/mpm-hook
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN)/mpm-hook ./cmd/mpm-hook
 
 .PHONY: run
 run: build ## Build and run mpmd in the foreground (dashboard at http://127.0.0.1:8765/)

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/wire"
 	engine "github.com/zishang520/socket.io/clients/engine/v3"
 	socketio "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -54,12 +54,6 @@ type Conn struct {
 	reason  string
 	mu      sync.Mutex
 }
-
-// ConnectError is a handshake mpmd refused (as opposed to one that failed for
-// lack of a daemon): a wrong token, a bad since_seq, an unknown namespace.
-type ConnectError struct{ Msg string }
-
-func (e *ConnectError) Error() string { return "mpmd refused the connection: " + e.Msg }
 
 // Dial connects to namespace ("/hook", "/system", …) of the mpmd at baseURL.
 func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn, error) {
@@ -311,33 +305,6 @@ func (c *Conn) Close() {
 	c.finish("closed")
 }
 
-// Ack is mpmd's acknowledgement of an emitted event.
-type Ack struct {
-	Seq       int64
-	EventID   string
-	Duplicate bool
-}
-
-// AckError is an ack that refused the event ({"error": …, "code"?: …}).
-type AckError struct {
-	Msg  string
-	Code string // the ack's "code", when mpmd gives one
-}
-
-func (e *AckError) Error() string { return "mpmd refused the event: " + e.Msg }
-
-// Transient reports whether the refusal is about mpmd's state (it could not
-// store the event: a full disk; it is overloaded or stopping), so the same
-// event may be accepted later, rather than about the event itself (code
-// "invalid": a bad name or data), which no retry fixes. Without a code (an
-// older mpmd) the message tells.
-func (e *AckError) Transient() bool {
-	if e.Code != "" {
-		return e.Code != "invalid"
-	}
-	return strings.HasPrefix(e.Msg, "event not stored")
-}
-
 // DefaultAckTimeout bounds Emit when ctx has no deadline.
 const DefaultAckTimeout = 5 * time.Second
 
@@ -348,7 +315,7 @@ func (c *Conn) Emit(ctx context.Context, event string, data map[string]any) (Ack
 	if err != nil {
 		return Ack{}, err
 	}
-	return parseAck(args)
+	return wire.ParseAck(args)
 }
 
 // Request emits event with data and returns the ack's arguments as they
@@ -385,45 +352,6 @@ func (c *Conn) Request(ctx context.Context, event string, data any) ([]any, erro
 		return nil, fmt.Errorf("emit %s %s: %w", c.ns, event, ctx.Err())
 	}
 }
-
-func parseAck(args []any) (Ack, error) {
-	if len(args) == 0 {
-		return Ack{}, errors.New("mpmd acknowledged without an answer")
-	}
-	m, ok := args[0].(map[string]any)
-	if !ok {
-		return Ack{}, fmt.Errorf("mpmd acknowledged with %T, not an object", args[0])
-	}
-	if e, ok := m["error"]; ok && e != nil {
-		code, _ := m["code"].(string)
-		return Ack{}, &AckError{Msg: fmt.Sprint(e), Code: code}
-	}
-	var a Ack
-	a.Seq, _ = Int64(m["seq"])
-	a.EventID, _ = m["event_id"].(string)
-	a.Duplicate, _ = m["duplicate"].(bool)
-	return a, nil
-}
-
-// Int64 reads a JSON number as the library delivers it (float64, sometimes
-// an integer type or json.Number).
-func Int64(v any) (int64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case interface{ Int64() (int64, error) }:
-		i, err := n.Int64()
-		return i, err == nil
-	}
-	return 0, false
-}
-
-// Handler receives one event: its name and its data object.
-type Handler func(event string, data map[string]any)
 
 // OnAny calls h for every event this connection receives from now on.
 // Replayed events (DialOptions.SinceSeq) arrive right after the handshake, so

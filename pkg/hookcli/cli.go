@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/clirun"
 	"github.com/mpm-dev/mpm/pkg/paths"
 	"github.com/mpm-dev/mpm/pkg/settings"
 	"github.com/mpm-dev/mpm/pkg/version"
+	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
 // CLI is mpm-hook's root command.
@@ -71,8 +71,8 @@ func (e *Env) fill() {
 }
 
 // clientOptions is how every command finds mpmd.
-func (c *CLI) clientOptions(env *Env) client.Options {
-	return client.Options{Port: c.Port, Token: c.Token, DiscoveryFile: env.Dirs.Discovery()}
+func (c *CLI) clientOptions(env *Env) wire.Options {
+	return wire.Options{Port: c.Port, Token: c.Token, DiscoveryFile: env.Dirs.Discovery()}
 }
 
 // ExitError makes a command end with a given exit code after printing its message.

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/settings"
 	"github.com/mpm-dev/mpm/pkg/spool"
+	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
 // DoctorCmd checks the whole chain from Claude Code to mpmd.
@@ -35,13 +35,13 @@ func (c *DoctorCmd) Run(cli *CLI, env *Env) error {
 	// The daemon and the token.
 	opts := cli.clientOptions(env)
 	opts.HealthTimeout = c.Timeout
-	url, h, err := client.DiscoverHealth(ctx, opts)
+	url, h, err := wire.DiscoverHealth(ctx, opts)
 	if err != nil {
 		bad("mpmd is not reachable: %v.", trimDot(err))
 	} else {
 		good("mpmd is running at %s (version %s, pid %d).", url, h.Version, h.PID)
-		conn, err := client.Dial(ctx, url, "/system", client.DialOptions{Token: cli.Token, Producer: true, ConnectTimeout: c.Timeout / 3, Retries: 2})
-		var ce *client.ConnectError
+		conn, err := wire.Dial(ctx, url, "/system", wire.DialOptions{Token: cli.Token, Producer: true, ConnectTimeout: c.Timeout / 3, Retries: 2})
+		var ce *wire.ConnectError
 		switch {
 		case errors.As(err, &ce) && cli.Token == "":
 			bad("mpmd requires a token (%s); set CLAUDE_MPM_SOCKETIO_TOKEN to the token mpmd was started with.", ce.Msg)

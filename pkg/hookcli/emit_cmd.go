@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
 // EmitCmd emits one custom event.
@@ -53,11 +53,11 @@ func (c *EmitCmd) Run(cli *CLI, env *Env) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
 	defer cancel()
-	url, err := client.Discover(ctx, cli.clientOptions(env))
+	url, err := wire.Discover(ctx, cli.clientOptions(env))
 	if err != nil {
 		return err
 	}
-	conn, err := client.Dial(ctx, url, ns, client.DialOptions{Token: cli.Token, Producer: true, ConnectTimeout: 2 * time.Second, Retries: 2})
+	conn, err := wire.Dial(ctx, url, ns, wire.DialOptions{Token: cli.Token, Producer: true, ConnectTimeout: 2 * time.Second, Retries: 2})
 	if err != nil {
 		return err
 	}

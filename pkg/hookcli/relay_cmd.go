@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/relay"
+	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
 // RelayCmd is the hook relay.
@@ -53,7 +53,7 @@ func runRelay(env *Env, port int, token string, autoStart bool) {
 	}
 	out := relay.Run(relay.Config{
 		Stdin:     env.Stdin,
-		Client:    client.Options{Port: port, Token: token, DiscoveryFile: env.Dirs.Discovery()},
+		Client:    wire.Options{Port: port, Token: token, DiscoveryFile: env.Dirs.Discovery()},
 		AutoStart: autoStart,
 		Dirs:      env.Dirs,
 		Log:       log,

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
 // TailCmd prints events as they happen.
@@ -76,12 +76,12 @@ func (c *TailCmd) follow(ctx context.Context, cli *CLI, env *Env, ns string, p *
 	var mu sync.Mutex
 	warned := false
 	for ctx.Err() == nil {
-		url, err := client.Discover(ctx, cli.clientOptions(env))
-		var conn *client.Conn
+		url, err := wire.Discover(ctx, cli.clientOptions(env))
+		var conn *wire.Conn
 		if err == nil {
-			o := client.DialOptions{Token: cli.Token, SessionID: c.Session, ConnectTimeout: 2 * time.Second, Retries: 1,
+			o := wire.DialOptions{Token: cli.Token, SessionID: c.Session, ConnectTimeout: 2 * time.Second, Retries: 1,
 				OnEvent: func(name string, data map[string]any) {
-					if seq, ok := client.Int64(data["seq"]); ok {
+					if seq, ok := wire.Int64(data["seq"]); ok {
 						mu.Lock()
 						last = max(last, seq)
 						mu.Unlock()
@@ -93,10 +93,10 @@ func (c *TailCmd) follow(ctx context.Context, cli *CLI, env *Env, ns string, p *
 				o.SinceSeq = new(last)
 			}
 			mu.Unlock()
-			conn, err = client.Dial(ctx, url, ns, o)
+			conn, err = wire.Dial(ctx, url, ns, o)
 		}
 		if err != nil {
-			if _, ok := err.(*client.ConnectError); ok {
+			if _, ok := err.(*wire.ConnectError); ok {
 				return err
 			}
 			if !warned && ctx.Err() == nil {
@@ -158,7 +158,7 @@ func Line(ns, name string, data map[string]any) string {
 	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 		ts = t.Local().Format("15:04:05.000")
 	}
-	seq, _ := client.Int64(data["seq"])
+	seq, _ := wire.Int64(data["seq"])
 	fmt.Fprintf(&b, "%-12s %6d %s %s", ts, seq, ns, name)
 	if sid, _ := data["session_id"].(string); sid != "" {
 		if len(sid) > 8 {

@@ -21,10 +21,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/paths"
 	"github.com/mpm-dev/mpm/pkg/spool"
+	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
 // Defaults of Config's time limits. They are ceilings for a machine under
@@ -43,7 +43,7 @@ const (
 // Config is one relay run.
 type Config struct {
 	Stdin  io.Reader
-	Client client.Options
+	Client wire.Options
 	// AutoStart starts mpmd in the background when none is running.
 	AutoStart bool
 	// MpmdPath is the mpmd binary for AutoStart; default: next to this
@@ -118,7 +118,7 @@ func Run(cfg Config) (out Outcome) {
 
 	// Connect while stdin is read: both take a millisecond or two and the
 	// hook's latency is what Claude Code waits for.
-	baseURL, discovered := client.CandidateFrom(cfg.Client)
+	baseURL, discovered := wire.CandidateFrom(cfg.Client)
 	dialed := make(chan dialResult, 1)
 	go func() {
 		defer func() {
@@ -126,13 +126,12 @@ func Run(cfg Config) (out Outcome) {
 				dialed <- dialResult{err: fmt.Errorf("dial panic: %v", r)}
 			}
 		}()
-		c, err := client.Dial(ctx, baseURL, HookNamespace, client.DialOptions{
+		c, err := wire.Dial(ctx, baseURL, HookNamespace, wire.DialOptions{
 			Token: cfg.Client.Token, Producer: true,
+			// A refused TCP connection (mpmd is down) fails at
+			// once, without a retry; a slow handshake gets two more
+			// tries within the send budget.
 			ConnectTimeout: cfg.SendTimeout / 3, Retries: 2,
-			// A live discovery file means mpmd is up: save the
-			// probe's round trip. Without one, the probe turns
-			// "mpmd is down" into a refused connect in microseconds.
-			SkipProbe: discovered,
 		})
 		dialed <- dialResult{c, err}
 	}()
@@ -143,11 +142,11 @@ func Run(cfg Config) (out Outcome) {
 		rec.Data["claude_pid"] = claudePID()
 	}
 	out.Event, out.EventID = rec.Event, rec.Data["event_id"].(string)
-	cfg.Log.Debug("hook input", "bytes", len(input), "event", rec.Event, "event_id", out.EventID, "read_error", readErr)
+	cfg.Log.Debug("hook input", "url", baseURL, "from_discovery_file", discovered, "bytes", len(input), "event", rec.Event, "event_id", out.EventID, "read_error", readErr)
 
 	sendCtx, sendCancel := context.WithTimeout(ctx, cfg.SendTimeout)
 	defer sendCancel()
-	var conn *client.Conn
+	var conn *wire.Conn
 	select {
 	case d := <-dialed:
 		conn, out.Err = d.conn, d.err
@@ -161,7 +160,7 @@ func Run(cfg Config) (out Outcome) {
 			}
 		}()
 	}
-	send := func(conn *client.Conn) (retry bool) {
+	send := func(conn *wire.Conn) (retry bool) {
 		// Spooled events are older than this one: they go first, and
 		// when they cannot all go now this one waits behind them, so a
 		// session's events reach mpmd in order.
@@ -177,7 +176,7 @@ func Run(cfg Config) (out Outcome) {
 			return false
 		}
 		out.Err = err
-		var ae *client.AckError
+		var ae *wire.AckError
 		return !errors.As(err, &ae)
 	}
 	if conn != nil {
@@ -191,8 +190,8 @@ func Run(cfg Config) (out Outcome) {
 		// the connection when the event overtakes that.
 		if dl, _ := sendCtx.Deadline(); retry && time.Until(dl) > minRetryBudget {
 			cfg.Log.Debug("retrying on a new connection", "event_id", out.EventID, "err", out.Err)
-			c2, err := client.Dial(sendCtx, baseURL, HookNamespace, client.DialOptions{
-				Token: cfg.Client.Token, Producer: true, SkipProbe: true,
+			c2, err := wire.Dial(sendCtx, baseURL, HookNamespace, wire.DialOptions{
+				Token: cfg.Client.Token, Producer: true,
 				ConnectTimeout: time.Until(dl) / 2, Retries: 1,
 			})
 			if err == nil {
@@ -211,7 +210,7 @@ func Run(cfg Config) (out Outcome) {
 		} else {
 			out.Spooled = true
 		}
-		if cfg.AutoStart && errors.Is(out.Err, client.ErrNoDaemon) {
+		if cfg.AutoStart && errors.Is(out.Err, wire.ErrNoDaemon) {
 			if err := autoStart(cfg); err != nil {
 				cfg.Log.Debug("auto-start", "err", err)
 			}
@@ -223,7 +222,7 @@ func Run(cfg Config) (out Outcome) {
 }
 
 type dialResult struct {
-	conn *client.Conn
+	conn *wire.Conn
 	err  error
 }
 
@@ -241,7 +240,7 @@ func spoolRecord(dir string, rec spool.Record) error {
 // and dropped rather than left to block every later hook. A refusal about
 // mpmd's state (it could not store the event) stops the drain, keeping the
 // event.
-func drain(ctx context.Context, cfg Config, conn *client.Conn) (delivered, left int, err error) {
+func drain(ctx context.Context, cfg Config, conn *wire.Conn) (delivered, left int, err error) {
 	s, err := spool.Open(cfg.Dirs.Spool())
 	if err != nil {
 		return 0, 0, err
@@ -259,7 +258,7 @@ func drain(ctx context.Context, cfg Config, conn *client.Conn) (delivered, left 
 			return nil
 		}
 		_, err := conn.Emit(dctx, r.Event, r.Data)
-		var ae *client.AckError
+		var ae *wire.AckError
 		if errors.As(err, &ae) && !ae.Transient() {
 			cfg.Log.Warn("mpmd refused a spooled event; dropping it", "event", r.Event, "event_id", r.Data["event_id"], "err", err)
 			return nil

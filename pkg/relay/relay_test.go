@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 	"github.com/mpm-dev/mpm/pkg/paths"
 	"github.com/mpm-dev/mpm/pkg/relay"
 	"github.com/mpm-dev/mpm/pkg/spool"
+	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
 func dirsOf(root string) paths.Dirs {
@@ -34,13 +34,12 @@ func TestRunDeliverSpoolDrain(t *testing.T) {
 	cfg := func(i int) relay.Config {
 		return relay.Config{
 			Stdin:  strings.NewReader(input(i)),
-			Client: client.Options{Port: d.Port},
+			Client: wire.Options{Port: d.Port},
 			Dirs:   dirsOf(d.Root),
 		}
 	}
-	// The Socket.IO library's connect races (see pkg/client) and a loaded
-	// machine can make one run spool instead of deliver within its short
-	// connect budget; the promise is that the next run that reaches mpmd
+	// A loaded machine can make one run spool instead of deliver within
+	// its short connect budget; the promise is that the next run that reaches mpmd
 	// delivers it, in order. deliver runs from i on until one delivers and
 	// returns the last i it used.
 	deliver := func(i int) int {
@@ -65,7 +64,7 @@ func TestRunDeliverSpoolDrain(t *testing.T) {
 			t.Fatalf("mpmd down: %+v", out)
 		}
 		// Known at once, not after a connect timeout.
-		if !errors.Is(out.Err, client.ErrNoDaemon) {
+		if !errors.Is(out.Err, wire.ErrNoDaemon) {
 			t.Errorf("mpmd down: err %v, want ErrNoDaemon", out.Err)
 		}
 	}
@@ -99,7 +98,7 @@ func TestRunReadTimeout(t *testing.T) {
 	defer w.Close()
 	w.Write([]byte(`{"hook_event_name":"Stop"`))
 	start := time.Now()
-	out := relay.Run(relay.Config{Stdin: r, Client: client.Options{Port: 1}, Dirs: dirsOf(root), ReadTimeout: 50 * time.Millisecond})
+	out := relay.Run(relay.Config{Stdin: r, Client: wire.Options{Port: 1}, Dirs: dirsOf(root), ReadTimeout: 50 * time.Millisecond})
 	if took := time.Since(start); took > relay.DefaultDeadline {
 		t.Errorf("took %s", took)
 	}

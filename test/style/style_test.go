@@ -1,5 +1,5 @@
 // Package style_test enforces house rules that no compiler checks: every Go
-// package has a doc comment.
+// package has a doc comment, and mpm-hook links no Socket.IO library.
 package style_test
 
 import (
@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,6 +52,27 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 				rel, _ := filepath.Rel(root, dir)
 				t.Errorf("package %s (%s) has no doc comment", name, rel)
 			}
+		}
+	}
+}
+
+// TestHookLinksNoSocketIOLibrary keeps mpm-hook off the Socket.IO library:
+// its package initialisation alone costs a hook more than its latency budget
+// (docs/HOOKS.md). mpm-hook speaks Socket.IO through pkg/wire.
+func TestHookLinksNoSocketIOLibrary(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	cmd := exec.Command(goBin, "list", "-deps", "./cmd/mpm-hook")
+	cmd.Dir = mpmdtest.RepoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/mpm-hook: %v", err)
+	}
+	for dep := range strings.Lines(string(out)) {
+		if strings.HasPrefix(dep, "github.com/zishang520/") {
+			t.Errorf("mpm-hook imports %s; use pkg/wire, not the Socket.IO library", strings.TrimSpace(dep))
 		}
 	}
 }
