@@ -208,6 +208,13 @@ func (s *sub) events() []received {
 }
 
 // named returns the received events called name.
+// count is len(s.events()) without the copy.
+func (s *sub) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.evs)
+}
+
 func (s *sub) named(name string) []received { return named(s.events(), name) }
 
 // waitFor waits until pred holds for the events received, or fails.
