@@ -72,9 +72,14 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 	var err error
 	for attempt := 0; attempt <= max(o.Retries, 0); attempt++ {
 		var c *Conn
-		// A lost open may be a false alarm on a loaded machine: give each
-		// retry twice the grace of the one before.
-		c, err = dialOnce(ctx, baseURL, namespace, o, timeout, lostOpenGrace<<attempt)
+		// A lost open may be a false alarm on a loaded machine (the
+		// manager's open callback only late): give each retry twice the
+		// grace of the one before, and the last attempt the whole timeout.
+		grace := lostOpenGrace << attempt
+		if attempt == max(o.Retries, 0) {
+			grace = timeout
+		}
+		c, err = dialOnce(ctx, baseURL, namespace, o, timeout, grace)
 		if err == nil {
 			return c, nil
 		}
@@ -255,7 +260,7 @@ wait:
 // shorter grace gave up on healthy connections again and again.
 const (
 	lostOpenPoll  = 2 * time.Millisecond
-	lostOpenGrace = 50 * time.Millisecond
+	lostOpenGrace = 100 * time.Millisecond
 )
 
 var errLostOpen = errors.New("connect: the Socket.IO library lost the transport's open event")
