@@ -166,6 +166,12 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 	if c.Open {
 		openBrowser(url)
 	}
+	// The start-up records go to /log before the first request is served,
+	// so what /health counts at once does not change by itself a moment
+	// later.
+	fctx, cancelFlush := context.WithTimeout(ctx, 2*time.Second)
+	lh.Flush(fctx)
+	cancelFlush()
 	err = srv.Run(ctx, ln)
 	log.Info("mpmd stopped", "stored_events", st.Count(), "last_seq", st.LastSeq())
 	return err

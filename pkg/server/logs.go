@@ -26,8 +26,9 @@ type LogHandler struct {
 }
 
 type logShared struct {
-	srv atomic.Pointer[Server]
-	ch  chan *event.Event
+	srv     atomic.Pointer[Server]
+	ch      chan *event.Event
+	pending atomic.Int64 // queued or being stored
 }
 
 // NewLogHandler wraps next.
@@ -53,9 +54,11 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if srv == nil || srv.Degraded() != "" || srv.closing.Load() {
 		return err
 	}
+	h.shared.pending.Add(1)
 	select {
 	case h.shared.ch <- h.toEvent(r):
 	default: // never block a logger on the pipeline
+		h.shared.pending.Add(-1)
 	}
 	return err
 }
@@ -137,7 +140,21 @@ func (h *LogHandler) Attach(ctx context.Context, s *Server) {
 				ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				_, _ = s.Ingest(ictx, ev)
 				cancel()
+				h.shared.pending.Add(-1)
 			}
 		}
 	}()
+}
+
+// Flush waits until every record forwarded so far has gone through the
+// pipeline, or ctx ends. mpmd calls it before it serves, so that its
+// start-up records are in the store before anyone can ask.
+func (h *LogHandler) Flush(ctx context.Context) {
+	for h.shared.pending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
