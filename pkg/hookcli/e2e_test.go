@@ -357,22 +357,29 @@ func TestE2EFiftyHooksAtOnce(t *testing.T) {
 	// Some may have spooled under the load (two shared cores); one more
 	// hook drains them.
 	checkSilent(t, "drain hook", runHook(t, d.Env, hookPayload("par-last", n)))
-	deadline := time.Now().Add(10 * time.Second)
-	var evs []map[string]any
-	for time.Now().Before(deadline) {
-		evs = d.Events(t, "namespace=hook&q=par&limit=1000")
-		if len(evs) >= n+1 || spoolLen(t, d.Root) == 0 && len(evs) >= n+1 {
-			break
+	seen := map[string]int{}
+	all := func() bool {
+		clear(seen)
+		for _, ev := range d.Events(t, "namespace=hook&q=par&limit=1000") {
+			seen[commandOf(ev)]++
 		}
+		for i := range n {
+			if seen[fmt.Sprintf("echo %d", i)] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if spoolLen(t, d.Root) > 0 {
 			runHook(t, d.Env, hookPayload("par-extra", n+1))
+			continue
 		}
-		time.Sleep(50 * time.Millisecond)
+		if all() {
+			break
+		}
 	}
-	seen := map[string]int{}
-	for _, ev := range evs {
-		seen[commandOf(ev)]++
-	}
+	all()
 	for i := range n {
 		if c := seen[fmt.Sprintf("echo %d", i)]; c != 1 {
 			t.Errorf("hook %d arrived %d times", i, c)

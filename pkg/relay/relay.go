@@ -34,6 +34,8 @@ const (
 	DefaultReadTimeout = 400 * time.Millisecond
 	DefaultSendTimeout = 250 * time.Millisecond
 	DefaultDrainBudget = 100 * time.Millisecond
+	// drainWindow is how many spooled events are in flight at once.
+	drainWindow = 64
 	// minRetryBudget is the least time left for a second connection.
 	minRetryBudget = 30 * time.Millisecond
 	// MaxInputBytes bounds the stdin read; the rest is discarded.
@@ -252,18 +254,33 @@ func drain(ctx context.Context, cfg Config, conn *wire.Conn) (delivered, left in
 	}
 	dctx, cancel := context.WithTimeout(ctx, cfg.DrainBudget)
 	defer cancel()
-	n, err := s.Drain(dctx, func(r spool.Record) error {
+	// Up to drainWindow events go out before the first ack is awaited: mpmd
+	// takes a connection's events in order and stores those in flight
+	// together, so a backlog costs a round trip or two, not one per event.
+	n, err := s.DrainWindow(dctx, drainWindow, func(r spool.Record) (func() error, error) {
 		if r.Namespace != conn.Namespace() {
 			cfg.Log.Warn("dropping a spooled event for another namespace", "namespace", r.Namespace, "event", r.Event)
-			return nil
+			return func() error { return nil }, nil
 		}
-		_, err := conn.Emit(dctx, r.Event, r.Data)
-		var ae *wire.AckError
-		if errors.As(err, &ae) && !ae.Transient() {
-			cfg.Log.Warn("mpmd refused a spooled event; dropping it", "event", r.Event, "event_id", r.Data["event_id"], "err", err)
-			return nil
+		keep := func(err error) error {
+			var ae *wire.AckError
+			if errors.As(err, &ae) && !ae.Transient() {
+				cfg.Log.Warn("mpmd refused a spooled event; dropping it", "event", r.Event, "event_id", r.Data["event_id"], "err", err)
+				return nil
+			}
+			return err
 		}
-		return err
+		p, err := conn.Send(dctx, r.Event, r.Data)
+		if err != nil {
+			if err := keep(err); err != nil {
+				return nil, err
+			}
+			return func() error { return nil }, nil // dropped
+		}
+		return func() error {
+			_, err := p.Wait(dctx)
+			return keep(err)
+		}, nil
 	})
 	left, lerr := s.Len()
 	cfg.Log.Debug("drained spool", "delivered", n, "left", left, "err", err)

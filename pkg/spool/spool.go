@@ -163,9 +163,23 @@ func (s *Spool) lock(ctx context.Context) (func(), error) {
 // delivered. While another drainer runs, Drain waits for it until ctx ends.
 // A record that cannot be decoded is moved to the bad/ subdirectory.
 func (s *Spool) Drain(ctx context.Context, send func(Record) error) (int, error) {
+	return s.DrainWindow(ctx, 1, func(r Record) (func() error, error) {
+		err := send(r)
+		return func() error { return nil }, err
+	})
+}
+
+// DrainWindow is Drain with up to window records in flight: start begins
+// delivering a record and returns a wait function that says whether it was
+// delivered. Records are started oldest first, and each one is removed once
+// its wait returned nil, in order; at the first error, what is in flight is
+// awaited and kept (its delivery is unknown: the receiver drops duplicates
+// by event_id) and the error returned.
+func (s *Spool) DrainWindow(ctx context.Context, window int, start func(Record) (wait func() error, err error)) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	window = max(window, 1)
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return 0, err
@@ -175,10 +189,37 @@ func (s *Spool) Drain(ctx context.Context, send func(Record) error) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	type started struct {
+		path string
+		wait func() error
+	}
+	var flight []started
 	n := 0
+	// settle waits for the oldest record in flight and removes it.
+	settle := func() error {
+		f := flight[0]
+		flight = flight[1:]
+		if err := f.wait(); err != nil {
+			return err
+		}
+		if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove delivered spool record: %w", err)
+		}
+		n++
+		return nil
+	}
+	// fail keeps the first error and awaits what is still in flight.
+	fail := func(err error) (int, error) {
+		for len(flight) > 0 {
+			f := flight[0]
+			flight = flight[1:]
+			_ = f.wait()
+		}
+		return n, err
+	}
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
-			return n, err
+			return fail(err)
 		}
 		path := filepath.Join(s.dir, name)
 		b, err := os.ReadFile(path)
@@ -186,20 +227,34 @@ func (s *Spool) Drain(ctx context.Context, send func(Record) error) (int, error)
 			continue
 		}
 		if err != nil {
-			return n, fmt.Errorf("read spool record: %w", err)
+			return fail(fmt.Errorf("read spool record: %w", err))
 		}
 		var r Record
 		if err := json.Unmarshal(b, &r); err != nil || r.Event == "" {
 			s.quarantine(name)
 			continue
 		}
-		if err := send(r); err != nil {
+		wait, err := start(r)
+		if err != nil {
+			// What was started before it may still be delivered.
+			for len(flight) > 0 {
+				if e := settle(); e != nil {
+					return fail(e)
+				}
+			}
 			return n, err
 		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return n, fmt.Errorf("remove delivered spool record: %w", err)
+		flight = append(flight, started{path, wait})
+		if len(flight) >= window {
+			if err := settle(); err != nil {
+				return fail(err)
+			}
 		}
-		n++
+	}
+	for len(flight) > 0 {
+		if err := settle(); err != nil {
+			return fail(err)
+		}
 	}
 	return n, nil
 }

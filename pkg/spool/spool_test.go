@@ -255,3 +255,47 @@ func TestDrainQuarantinesCorruptRecord(t *testing.T) {
 		t.Errorf("corrupt record not quarantined: %v", err)
 	}
 }
+
+// DrainWindow starts up to window records before the oldest one's wait,
+// removes them in order as their waits succeed, and at a failed wait keeps
+// that record and every later one (their delivery is unknown).
+func TestDrainWindowInFlightAndFailedWait(t *testing.T) {
+	s := mustOpen(t)
+	for i := range 10 {
+		if err := s.Append(rec("a", i, base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	boom := errors.New("connection lost")
+	var started []string
+	inFlight, most := 0, 0
+	n, err := s.DrainWindow(context.Background(), 4, func(r spool.Record) (func() error, error) {
+		id := r.Data["event_id"].(string)
+		started = append(started, id)
+		inFlight++
+		most = max(most, inFlight)
+		return func() error {
+			inFlight--
+			if id == "a-005" {
+				return boom
+			}
+			return nil
+		}, nil
+	})
+	if !errors.Is(err, boom) || n != 5 {
+		t.Fatalf("DrainWindow = %d, %v; want 5, %v", n, err, boom)
+	}
+	if most != 4 {
+		t.Errorf("at most %d in flight, want 4", most)
+	}
+	if started[0] != "a-000" || started[len(started)-1] != "a-008" {
+		t.Errorf("started %v, want a-000 … a-008 in order", started)
+	}
+	if inFlight != 0 {
+		t.Errorf("%d waits never awaited", inFlight)
+	}
+	got := drainAll(t, s)
+	if len(got) != 5 || got[0].Data["event_id"] != "a-005" {
+		t.Fatalf("left %d records from %v, want 5 from a-005", len(got), got[0].Data["event_id"])
+	}
+}

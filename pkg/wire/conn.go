@@ -400,6 +400,44 @@ func (c *Conn) Request(ctx context.Context, event string, data any) ([]any, erro
 		ctx, cancel = context.WithTimeout(ctx, DefaultAckTimeout)
 		defer cancel()
 	}
+	p, err := c.send(ctx, event, data)
+	if err != nil {
+		return nil, err
+	}
+	return p.wait(ctx)
+}
+
+// Pending is an event that was sent and whose ack is still to come.
+type Pending struct {
+	c     *Conn
+	event string
+	id    int64
+	ch    chan []any
+}
+
+// Send emits event with data without waiting for the ack: events sent one
+// after another on a connection reach mpmd in that order, and their acks
+// can then be awaited together (Pending.Wait), which is how a backlog is
+// delivered in one round trip instead of one per event.
+func (c *Conn) Send(ctx context.Context, event string, data map[string]any) (*Pending, error) {
+	return c.send(ctx, event, data)
+}
+
+// Wait waits for the ack of p like Emit does.
+func (p *Pending) Wait(ctx context.Context) (Ack, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultAckTimeout)
+		defer cancel()
+	}
+	args, err := p.wait(ctx)
+	if err != nil {
+		return Ack{}, err
+	}
+	return ParseAck(args)
+}
+
+func (c *Conn) send(ctx context.Context, event string, data any) (*Pending, error) {
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("emit %s %s: %w", c.ns, event, ctx.Err())
 	}
@@ -413,19 +451,15 @@ func (c *Conn) Request(ctx context.Context, event string, data any) ([]any, erro
 		// fix it, so it reads like mpmd's refusal of an invalid event.
 		return nil, &AckError{Msg: fmt.Sprintf("%s %s is %d bytes, over the %d bytes mpmd accepts in one message", c.ns, event, len(payload), c.maxPayload), Code: "invalid"}
 	}
-	ch := make(chan []any, 1)
+	p := &Pending{c: c, event: event, ch: make(chan []any, 1)}
 	c.mu.Lock()
-	id := c.nextID
+	p.id = c.nextID
 	c.nextID++
-	c.acks[id] = ch
+	c.acks[p.id] = p.ch
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.acks, id)
-		c.mu.Unlock()
-	}()
 	dl, _ := ctx.Deadline()
-	if err := c.ws.writeFrame(opText, encodePacket(sioEvent, c.ns, id, payload), dl); err != nil {
+	if err := c.ws.writeFrame(opText, encodePacket(sioEvent, c.ns, p.id, payload), dl); err != nil {
+		p.forget()
 		// Part of the frame may have gone out: nothing more can be
 		// sent on this connection.
 		defer c.finish("write failed: " + err.Error())
@@ -439,13 +473,25 @@ func (c *Conn) Request(ctx context.Context, event string, data any) ([]any, erro
 		}
 		return nil, fmt.Errorf("emit %s %s: %w", c.ns, event, err)
 	}
+	return p, nil
+}
+
+func (p *Pending) forget() {
+	p.c.mu.Lock()
+	delete(p.c.acks, p.id)
+	p.c.mu.Unlock()
+}
+
+func (p *Pending) wait(ctx context.Context) ([]any, error) {
+	defer p.forget()
+	c, event := p.c, p.event
 	select {
-	case args := <-ch:
+	case args := <-p.ch:
 		return args, nil
 	case <-c.done:
 		// The ack may have come just before the end.
 		select {
-		case args := <-ch:
+		case args := <-p.ch:
 			return args, nil
 		default:
 		}

@@ -451,3 +451,45 @@ func TestEventOverMaxPayload(t *testing.T) {
 		t.Errorf("after the refusal: %+v %v", a, err)
 	}
 }
+
+// Send puts events on the wire without waiting: the server sees all three
+// before it acks any (in reverse, even), and each Wait gets its own ack.
+func TestSendPipelinesEvents(t *testing.T) {
+	f := startServer(t, "tcp", "127.0.0.1:0", func(s *srvConn) {
+		if s.join() == "" {
+			return
+		}
+		var evs []string
+		for range 3 {
+			evs = append(evs, s.recv())
+		}
+		for i := 2; i >= 0; i-- {
+			if want := fmt.Sprintf(`42/hook,%d["e",{"i":%d}]`, i, i); evs[i] != want {
+				t.Errorf("event %d = %q, want %q", i, evs[i], want)
+			}
+			s.send(fmt.Sprintf(`43/hook,%d[{"seq":%d,"event_id":"e%d"}]`, i, 10+i, i))
+		}
+		s.recv()
+	})
+	c, err := Dial(context.Background(), f.URL, "/hook", DialOptions{Producer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var ps []*Pending
+	for i := range 3 {
+		p, err := c.Send(ctx, "e", map[string]any{"i": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	for i, p := range ps {
+		ack, err := p.Wait(ctx)
+		if err != nil || ack.Seq != int64(10+i) || ack.EventID != fmt.Sprintf("e%d", i) {
+			t.Errorf("ack %d = %+v, %v", i, ack, err)
+		}
+	}
+}
