@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -293,19 +294,47 @@ func (s *Server) deliver(d delivery) {
 }
 
 // fanOut sends one event to every connected socket of nsp in rooms. It
-// encodes the packet once, as the library's broadcast does, but hands the
-// engine the encoded packet without a "pre-encoded websocket frame": for
-// such a frame the library's websocket transport builds a gorilla
-// PreparedMessage per client per packet — the largest CPU cost of a
-// broadcast in the profiles (docs/PERFORMANCE.md) — where a plain message is
-// written straight into the connection's buffer. It also counts each
-// client's backlog.
+// encodes the packet once, and the Engine.IO message ("4" + the packet)
+// once, which mpmd's websocket transport writes to every client as it is
+// (wstransport.go); a long-polling client's transport encodes the packet
+// from its own reader. The library's broadcast instead makes the engine
+// copy and re-encode the packet per client, and its websocket transport
+// build a gorilla PreparedMessage per client and packet — the largest CPU
+// costs of a broadcast in the profiles (docs/PERFORMANCE.md). It also
+// counts each client's backlog.
 func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], name string, payload map[string]any) {
+	ids := nsp.Adapter().Sockets(rooms).Keys()
+	if len(ids) == 0 {
+		return
+	}
 	pkt := &parser.Packet{Type: parser.EVENT, Nsp: nsp.Name(), Data: []any{name, payload}}
 	encoded := s.io.Encoder().Encode(pkt)
+	if len(encoded) != 1 {
+		// binary attachments (never produced from JSON data): the library's way
+		s.fanOutPackets(nsp, ids, encoded)
+		return
+	}
+	str := encoded[0].String()
+	frame := types.NewStringBufferString("4" + str)
+	sockets := nsp.Sockets()
+	for _, id := range ids {
+		sock, ok := sockets.Load(id)
+		if !ok || !sock.Connected() {
+			continue
+		}
+		if o, _ := sock.Data().(*connOpts); o != nil && o.backlog != nil && s.queued(sock, o.backlog) {
+			continue
+		}
+		if conn := sock.Conn(); conn != nil {
+			conn.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
+		}
+	}
+}
+
+func (s *Server) fanOutPackets(nsp socket.Namespace, ids []socket.SocketId, encoded []types.BufferInterface) {
 	opts := &socket.WriteOptions{PreEncoded: true}
 	sockets := nsp.Sockets()
-	for _, id := range nsp.Adapter().Sockets(rooms).Keys() {
+	for _, id := range ids {
 		sock, ok := sockets.Load(id)
 		if !ok || !sock.Connected() {
 			continue

@@ -1,0 +1,247 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	ws "github.com/gorilla/websocket"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/v3/pkg/queue"
+	"github.com/zishang520/socket.io/v3/pkg/slices"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// mpmd's Engine.IO websocket transport, registered in place of the library's
+// (github.com/zishang520/socket.io/servers/engine/v3 v3.0.6,
+// transports/websocket.go, which this follows line for line except in
+// send). The library writes every packet as its own websocket message — one
+// write(2) per packet — and, for a packet carrying a pre-encoded frame
+// (WsPreEncodedFrame), builds a gorilla PreparedMessage per client
+// (docs/PERFORMANCE.md). This transport writes all the packets of one flush
+// as websocket frames into one buffer and the buffer with one write(2), and
+// takes a packet's pre-encoded frame ("4" + the Socket.IO packet, built
+// once per broadcast by fanOut) as it is, so a broadcast is not encoded
+// again per client.
+//
+// The frames go to the connection under gorilla's Conn (NetConn) from this
+// transport's write queue, the only writer of data frames. gorilla itself
+// writes only control frames (a pong, the close reply) from the reader; a
+// net.Conn serializes whole Write calls, so frames never interleave.
+type wsTransport struct {
+	transports.Transport
+
+	idleTimeout time.Duration
+	socket      *types.WebSocketConn
+	writeQueue  *queue.Queue
+}
+
+// wsBuilder constructs wsTransport for the engine (ServerOptions.SetTransports).
+type wsBuilder struct{}
+
+func (wsBuilder) New(ctx *types.HttpContext) transports.Transport {
+	w := &wsTransport{Transport: transports.MakeTransport()}
+	w.Prototype(w)
+	w.Construct(ctx)
+	return w
+}
+func (wsBuilder) Name() string          { return transports.WEBSOCKET }
+func (wsBuilder) HandlesUpgrades() bool { return true }
+func (wsBuilder) UpgradesTo() []string  { return nil }
+
+func (w *wsTransport) Construct(ctx *types.HttpContext) {
+	w.Transport.Construct(ctx)
+
+	w.idleTimeout = ctx.IdleTimeout
+	w.socket = ctx.Websocket
+	w.writeQueue = queue.New()
+
+	_ = w.socket.On("error", func(errs ...any) {
+		w.OnError("websocket error", slices.TryGetAny[error](errs, 0))
+	})
+	_ = w.socket.Once("close", func(...any) {
+		w.OnClose()
+	})
+
+	w.SetWritable(true)
+	w.SetPerMessageDeflate(nil)
+
+	transports.StartReader(w, ctx.TransportReadPermission(), w.message)
+}
+
+func (w *wsTransport) Name() string          { return transports.WEBSOCKET }
+func (w *wsTransport) HandlesUpgrades() bool { return true }
+
+func (w *wsTransport) _error(err error) {
+	if ws.IsUnexpectedCloseError(err) || errors.Is(err, net.ErrClosed) {
+		w.socket.Emit("close")
+	} else {
+		w.socket.Emit("error", err)
+	}
+}
+
+// message reads the client's messages until the connection ends.
+func (w *wsTransport) message() {
+	defer func() {
+		if !w.writeQueue.IsShuttingDown() {
+			w.socket.Emit("close")
+		}
+	}()
+	for {
+		if w.idleTimeout > 0 {
+			_ = w.socket.SetReadDeadline(time.Now().Add(w.idleTimeout))
+		}
+		mt, message, err := w.socket.NextReader()
+		if err != nil {
+			w._error(err)
+			return
+		}
+		switch mt {
+		case ws.BinaryMessage:
+			read := types.NewBytesBuffer(nil)
+			if _, err := read.ReadFrom(message); err != nil {
+				w._error(err)
+			} else {
+				w.OnData(read)
+			}
+		case ws.TextMessage:
+			read := types.NewStringBuffer(nil)
+			if _, err := read.ReadFrom(message); err != nil {
+				w._error(err)
+			} else {
+				w.OnData(read)
+			}
+		case ws.CloseMessage:
+			w.socket.Emit("close")
+			if c, ok := message.(io.Closer); ok {
+				_ = c.Close()
+			}
+			return
+		}
+		if c, ok := message.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+}
+
+// Send queues packets to be written (the engine calls it with one flush).
+func (w *wsTransport) Send(packets []*packet.Packet) {
+	w.SetWritable(false)
+	w.writeQueue.Enqueue(func() { w.send(packets) })
+}
+
+// maxCoalesce bounds the buffer one write(2) carries; past it the frames go
+// out in several writes.
+const maxCoalesce = 64 << 10
+
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// send runs on writeQueue only, including its completion events.
+func (w *wsTransport) send(packets []*packet.Packet) {
+	defer func() {
+		w.Emit("drain")
+		w.SetWritable(true)
+		w.Emit("ready")
+	}()
+	if w.PerMessageDeflate() != nil {
+		// never set by mpmd; kept correct anyway: gorilla compresses
+		for _, p := range packets {
+			mt, data, err := w.encode(p)
+			if err != nil {
+				w._error(err)
+				return
+			}
+			w.socket.EnableWriteCompression(p.Options == nil || p.Options.Compress == nil || *p.Options.Compress)
+			if err := w.socket.WriteMessage(mt, data); err != nil {
+				w._error(err)
+				return
+			}
+		}
+		return
+	}
+	bp := frameBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxCoalesce*2 {
+			*bp = buf[:0]
+			frameBufs.Put(bp)
+		}
+	}()
+	conn := w.socket.NetConn()
+	for _, p := range packets {
+		mt, data, err := w.encode(p)
+		if err != nil {
+			w._error(err)
+			return
+		}
+		buf = appendFrame(buf, mt, data)
+		if len(buf) >= maxCoalesce {
+			if _, err := conn.Write(buf); err != nil {
+				w._error(err)
+				return
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		if _, err := conn.Write(buf); err != nil {
+			w._error(err)
+		}
+	}
+}
+
+// encode returns p as a websocket message: its pre-encoded frame when it has
+// one (a broadcast; text, the Engine.IO "4" prefix included), else the
+// engine's encoding of it.
+func (w *wsTransport) encode(p *packet.Packet) (int, []byte, error) {
+	if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
+		if _, ok := p.Options.WsPreEncodedFrame.(*types.StringBuffer); ok {
+			return ws.TextMessage, p.Options.WsPreEncodedFrame.Bytes(), nil
+		}
+		return ws.BinaryMessage, p.Options.WsPreEncodedFrame.Bytes(), nil
+	}
+	data, err := w.Parser().EncodePacket(p, w.SupportsBinary())
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, ok := data.(*types.StringBuffer); ok {
+		return ws.TextMessage, data.Bytes(), nil
+	}
+	return ws.BinaryMessage, data.Bytes(), nil
+}
+
+// appendFrame appends one final, unmasked (server to client) websocket
+// frame of type mt carrying data (RFC 6455 §5.2).
+func appendFrame(buf []byte, mt int, data []byte) []byte {
+	buf = append(buf, 0x80|byte(mt))
+	switch n := len(data); {
+	case n <= 125:
+		buf = append(buf, byte(n))
+	case n <= 0xffff:
+		buf = append(buf, 126, byte(n>>8), byte(n))
+	default:
+		buf = append(buf, 127)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+	}
+	return append(buf, data...)
+}
+
+// OnClose releases the write queue and the connection on every close path.
+func (w *wsTransport) OnClose() {
+	w.writeQueue.TryClose()
+	w.Transport.OnClose()
+	_ = w.socket.Close()
+}
+
+// DoClose closes the transport.
+func (w *wsTransport) DoClose(fn types.Callable) {
+	w.writeQueue.TryClose()
+	defer func() { _ = w.socket.Close() }()
+	if fn != nil {
+		fn()
+	}
+}
