@@ -41,6 +41,7 @@ type request struct {
 	ev     *event.Event
 	direct *direct
 	done   chan response
+	cb     func(Result, error) // instead of done: called by the pipeline
 }
 
 type response struct {
@@ -114,6 +115,33 @@ func (s *Server) submit(ctx context.Context, r *request) (Result, error) {
 		return resp.res, resp.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
+	}
+}
+
+// ingestAsync is Ingest for a caller that must not wait: a socket's reader
+// goroutine, which the library runs the event handlers on. It queues ev in
+// the caller's order (blocking, as Ingest does, while the queue is full) and
+// returns; cb gets the result once ev is stored (or refused), on the
+// pipeline goroutine, so it must not block. A producer with many events in
+// flight thus has them all in the queue, and one transaction stores them
+// (a waiting reader would let one event per connection into each batch).
+func (s *Server) ingestAsync(ev *event.Event, cb func(Result, error)) {
+	if err := s.validate(ev); err != nil {
+		cb(Result{}, err)
+		return
+	}
+	if s.closing.Load() {
+		cb(Result{}, ErrShuttingDown)
+		return
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case s.in <- &request{ev: ev, cb: cb}:
+	case <-t.C:
+		cb(Result{}, ErrOverloaded)
+	case <-s.stopped:
+		cb(Result{}, ErrShuttingDown)
 	}
 }
 
@@ -257,6 +285,10 @@ func (s *Server) process(batch []*request) {
 
 func (s *Server) reply(batch []*request, resps []response) {
 	for i, r := range batch {
+		if r.cb != nil {
+			r.cb(resps[i].res, resps[i].err)
+			continue
+		}
 		r.done <- resps[i]
 	}
 }
