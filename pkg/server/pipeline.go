@@ -339,15 +339,15 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 	if len(ids) == 0 {
 		return
 	}
-	pkt := &parser.Packet{Type: parser.EVENT, Nsp: nsp.Name(), Data: []any{name, payload}}
-	encoded := s.io.Encoder().Encode(pkt)
-	if len(encoded) != 1 {
-		// binary attachments (never produced from JSON data): the library's way
-		s.fanOutPackets(nsp, ids, encoded)
+	msg, ok := encodeEvent(nsp.Name(), name, payload)
+	if !ok {
+		// data of other types than JSON's: the library's encoder
+		pkt := &parser.Packet{Type: parser.EVENT, Nsp: nsp.Name(), Data: []any{name, payload}}
+		s.fanOutPackets(nsp, ids, s.io.Encoder().Encode(pkt))
 		return
 	}
-	str := encoded[0].String()
-	frame := types.NewStringBufferString("4" + str)
+	str := msg[1:]
+	frame := types.NewStringBufferString(msg)
 	sockets := nsp.Sockets()
 	for _, id := range ids {
 		sock, ok := sockets.Load(id)
@@ -361,6 +361,24 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 			conn.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
 		}
 	}
+}
+
+// encodeEvent returns the Engine.IO message ("4") carrying the Socket.IO
+// EVENT packet ("2") [name, payload] for namespace nsp, as the library's
+// encoder writes it, or false when payload holds anything but what decoding
+// JSON yields (the encoder may make such data a binary packet).
+func encodeEvent(nsp, name string, payload map[string]any) (string, bool) {
+	b := make([]byte, 0, 512)
+	b = append(b, '4', '2')
+	if nsp != "" && nsp != "/" {
+		b = append(b, nsp...)
+		b = append(b, ',')
+	}
+	b, err := event.AppendPlainJSON(b, []any{name, payload})
+	if err != nil || len(b)-2 > types.MaxPayloadSize {
+		return "", false
+	}
+	return string(b), true
 }
 
 func (s *Server) fanOutPackets(nsp socket.Namespace, ids []socket.SocketId, encoded []types.BufferInterface) {
