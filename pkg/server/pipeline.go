@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -347,19 +348,44 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 		return
 	}
 	str := msg[1:]
-	frame := types.NewStringBufferString(msg)
+	var frame types.BufferInterface // for the engine path, made when needed
+	raw := []byte(msg)
 	sockets := nsp.Sockets()
 	for _, id := range ids {
 		sock, ok := sockets.Load(id)
 		if !ok || !sock.Connected() {
 			continue
 		}
-		if o, _ := sock.Data().(*connOpts); o != nil && o.backlog != nil && s.queued(sock, o.backlog) {
+		conn := sock.Conn()
+		if conn == nil {
 			continue
 		}
-		if conn := sock.Conn(); conn != nil {
-			conn.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
+		b := backlogOf(sock)
+		if b != nil && b.dropped.Load() {
+			continue
 		}
+		if wt, ok := conn.Transport().(*wsTransport); ok {
+			limit := math.MaxInt // producers are not bounded
+			if b != nil {
+				limit = s.cfg.MaxBacklog
+			}
+			switch wt.queueMessage(raw, limit) {
+			case 1:
+				continue
+			case 0:
+				if b != nil {
+					s.drop(sock, b)
+				}
+				continue
+			}
+		}
+		if b != nil && s.queued(sock, b) {
+			continue
+		}
+		if frame == nil {
+			frame = types.NewStringBufferString(msg)
+		}
+		conn.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
 	}
 }
 
@@ -389,7 +415,7 @@ func (s *Server) fanOutPackets(nsp socket.Namespace, ids []socket.SocketId, enco
 		if !ok || !sock.Connected() {
 			continue
 		}
-		if o, _ := sock.Data().(*connOpts); o != nil && o.backlog != nil && s.queued(sock, o.backlog) {
+		if b := backlogOf(sock); b != nil && s.queued(sock, b) {
 			continue
 		}
 		sock.Client().WriteToEngine(encoded, opts)

@@ -13,33 +13,55 @@ import (
 	ws "github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
-	"github.com/zishang520/socket.io/v3/pkg/queue"
 	"github.com/zishang520/socket.io/v3/pkg/slices"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // mpmd's Engine.IO websocket transport, registered in place of the library's
 // (github.com/zishang520/socket.io/servers/engine/v3 v3.0.6,
-// transports/websocket.go, which this follows line for line except in
-// send). The library writes every packet as its own websocket message — one
-// write(2) per packet — and, for a packet carrying a pre-encoded frame
-// (WsPreEncodedFrame), builds a gorilla PreparedMessage per client
-// (docs/PERFORMANCE.md). This transport writes all the packets of one flush
-// as websocket frames into one buffer and the buffer with one write(2), and
-// takes a packet's pre-encoded frame ("4" + the Socket.IO packet, built
-// once per broadcast by fanOut) as it is, so a broadcast is not encoded
-// again per client.
+// transports/websocket.go, which this follows except in how it writes).
 //
-// The frames go to the connection under gorilla's Conn (NetConn) from this
-// transport's write queue, the only writer of data frames. gorilla itself
-// writes only control frames (a pong, the close reply) from the reader; a
-// net.Conn serializes whole Write calls, so frames never interleave.
+// The library writes every packet as its own websocket message — one
+// write(2) per packet — from a task queue, marks itself unwritable while
+// doing so (the engine then buffers packets and flushes them on "ready"),
+// and for a packet carrying a pre-encoded frame builds a gorilla
+// PreparedMessage per client (docs/PERFORMANCE.md). This transport keeps
+// one queue of messages per connection, always accepts more, and has one
+// goroutine — started when the queue gets work, gone when it is empty —
+// write everything queued as websocket frames in one buffer, with one
+// write(2).
+//
+// mpmd's fan-out puts a broadcast's Engine.IO message ("4" + the Socket.IO
+// packet, built once per event) straight into that queue (queueMessage),
+// past the engine's per-packet bookkeeping; the engine's own packets (acks,
+// replays, pings) arrive through Send. Both go into the same queue in call
+// order, so a client sees them in the order they were sent. A connection
+// that came as an upgrade from long-polling is left to the engine path
+// (the engine may hold packets back while upgrading).
+//
+// The frames go to the connection under gorilla's Conn (NetConn) from the
+// writer goroutine, the only writer of data frames. gorilla itself writes
+// only control frames (a pong, the close reply) from the reader; a net.Conn
+// serializes whole Write calls, so frames never interleave.
 type wsTransport struct {
 	transports.Transport
 
 	idleTimeout time.Duration
 	socket      *types.WebSocketConn
-	writeQueue  *queue.Queue
+	upgraded    bool // came as an upgrade from long-polling
+
+	mu      sync.Mutex
+	queue   []wsItem // waiting to be written
+	spare   []wsItem // the writer's previous batch, for reuse
+	drains  int      // engine Sends written since the last "drain"
+	running bool     // a writer goroutine is on it
+	closed  bool
+}
+
+// wsItem is one queued message: an engine packet, or a pre-built message.
+type wsItem struct {
+	pkt *packet.Packet
+	msg []byte // text message, written as it is
 }
 
 // wsBuilder constructs wsTransport for the engine (ServerOptions.SetTransports).
@@ -60,7 +82,7 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 
 	w.idleTimeout = ctx.IdleTimeout
 	w.socket = ctx.Websocket
-	w.writeQueue = queue.New()
+	w.upgraded = ctx.Query().Has("sid")
 
 	_ = w.socket.On("error", func(errs ...any) {
 		w.OnError("websocket error", slices.TryGetAny[error](errs, 0))
@@ -86,10 +108,16 @@ func (w *wsTransport) _error(err error) {
 	}
 }
 
+func (w *wsTransport) isClosed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closed
+}
+
 // message reads the client's messages until the connection ends.
 func (w *wsTransport) message() {
 	defer func() {
-		if !w.writeQueue.IsShuttingDown() {
+		if !w.isClosed() {
 			w.socket.Emit("close")
 		}
 	}()
@@ -130,10 +158,53 @@ func (w *wsTransport) message() {
 	}
 }
 
-// Send queues packets to be written (the engine calls it with one flush).
+// Send queues the packets of one engine flush. The transport stays
+// writable: the engine hands it every packet at once, and gets one "drain"
+// per Send once they are written.
 func (w *wsTransport) Send(packets []*packet.Packet) {
-	w.SetWritable(false)
-	w.writeQueue.Enqueue(func() { w.send(packets) })
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	for _, p := range packets {
+		w.queue = append(w.queue, wsItem{pkt: p})
+	}
+	w.drains++
+	w.kick()
+}
+
+// queueMessage queues a text message built by the caller (shared, never
+// modified), past the engine, unless limit messages already wait (a client
+// that stopped reading). It returns 1 when queued, 0 when over the limit,
+// and -1 when the transport does not take messages this way (closed, or an
+// upgraded connection): the caller then goes through the engine.
+func (w *wsTransport) queueMessage(msg []byte, limit int) int {
+	if w.upgraded || w.PerMessageDeflate() != nil {
+		return -1
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return -1
+	}
+	if len(w.queue) >= limit {
+		w.mu.Unlock()
+		return 0
+	}
+	w.queue = append(w.queue, wsItem{msg: msg})
+	w.kick()
+	return 1
+}
+
+// kick starts the writer if none runs, and unlocks w.mu.
+func (w *wsTransport) kick() {
+	start := !w.running
+	w.running = true
+	w.mu.Unlock()
+	if start {
+		go w.writer()
+	}
 }
 
 // maxCoalesce bounds the buffer one write(2) carries; past it the frames go
@@ -142,28 +213,52 @@ const maxCoalesce = 64 << 10
 
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// send runs on writeQueue only, including its completion events.
-func (w *wsTransport) send(packets []*packet.Packet) {
-	defer func() {
-		w.Emit("drain")
-		w.SetWritable(true)
-		w.Emit("ready")
-	}()
+// writer writes what is queued until the queue is empty.
+func (w *wsTransport) writer() {
+	for {
+		w.mu.Lock()
+		items, drains := w.queue, w.drains
+		w.queue, w.spare, w.drains = w.spare[:0], nil, 0
+		if len(items) == 0 || w.closed {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		err := w.write(items)
+		clear(items)
+		w.mu.Lock()
+		if w.spare == nil && cap(items) <= 4096 {
+			w.spare = items[:0]
+		}
+		w.mu.Unlock()
+		if err != nil {
+			w.mu.Lock()
+			w.running = false
+			w.mu.Unlock()
+			w._error(err)
+			return
+		}
+		for range drains {
+			w.Emit("drain")
+		}
+	}
+}
+
+func (w *wsTransport) write(items []wsItem) error {
 	if w.PerMessageDeflate() != nil {
 		// never set by mpmd; kept correct anyway: gorilla compresses
-		for _, p := range packets {
-			mt, data, err := w.encode(p)
+		for _, it := range items {
+			mt, data, err := w.encode(it)
 			if err != nil {
-				w._error(err)
-				return
+				return err
 			}
-			w.socket.EnableWriteCompression(p.Options == nil || p.Options.Compress == nil || *p.Options.Compress)
+			w.socket.EnableWriteCompression(it.pkt == nil || it.pkt.Options == nil || it.pkt.Options.Compress == nil || *it.pkt.Options.Compress)
 			if err := w.socket.WriteMessage(mt, data); err != nil {
-				w._error(err)
-				return
+				return err
 			}
 		}
-		return
+		return nil
 	}
 	bp := frameBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -174,32 +269,35 @@ func (w *wsTransport) send(packets []*packet.Packet) {
 		}
 	}()
 	conn := w.socket.NetConn()
-	for _, p := range packets {
-		mt, data, err := w.encode(p)
+	for _, it := range items {
+		mt, data, err := w.encode(it)
 		if err != nil {
-			w._error(err)
-			return
+			return err
 		}
 		buf = appendFrame(buf, mt, data)
 		if len(buf) >= maxCoalesce {
 			if _, err := conn.Write(buf); err != nil {
-				w._error(err)
-				return
+				return err
 			}
 			buf = buf[:0]
 		}
 	}
 	if len(buf) > 0 {
 		if _, err := conn.Write(buf); err != nil {
-			w._error(err)
+			return err
 		}
 	}
+	return nil
 }
 
-// encode returns p as a websocket message: its pre-encoded frame when it has
-// one (a broadcast; text, the Engine.IO "4" prefix included), else the
-// engine's encoding of it.
-func (w *wsTransport) encode(p *packet.Packet) (int, []byte, error) {
+// encode returns a queued item as a websocket message: a pre-built message
+// as it is; a packet's pre-encoded frame when it has one (text, the
+// Engine.IO "4" prefix included); else the engine's encoding of the packet.
+func (w *wsTransport) encode(it wsItem) (int, []byte, error) {
+	if it.pkt == nil {
+		return ws.TextMessage, it.msg, nil
+	}
+	p := it.pkt
 	if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
 		if _, ok := p.Options.WsPreEncodedFrame.(*types.StringBuffer); ok {
 			return ws.TextMessage, p.Options.WsPreEncodedFrame.Bytes(), nil
@@ -232,16 +330,25 @@ func appendFrame(buf []byte, mt int, data []byte) []byte {
 	return append(buf, data...)
 }
 
-// OnClose releases the write queue and the connection on every close path.
+// shut drops what is queued; nothing more is taken.
+func (w *wsTransport) shut() {
+	w.mu.Lock()
+	w.closed = true
+	clear(w.queue)
+	w.queue = nil
+	w.mu.Unlock()
+}
+
+// OnClose releases the queue and the connection on every close path.
 func (w *wsTransport) OnClose() {
-	w.writeQueue.TryClose()
+	w.shut()
 	w.Transport.OnClose()
 	_ = w.socket.Close()
 }
 
 // DoClose closes the transport.
 func (w *wsTransport) DoClose(fn types.Callable) {
-	w.writeQueue.TryClose()
+	w.shut()
 	defer func() { _ = w.socket.Close() }()
 	if fn != nil {
 		fn()
