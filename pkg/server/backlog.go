@@ -56,17 +56,33 @@ func (s *Server) watchBacklog(sock *socket.Socket) *backlog {
 	return b
 }
 
-// queued counts one packet for sock's connection and reports whether the
-// client is too far behind to be sent more (it is being dropped).
+// backlogOf is the backlog of sock's connection, or nil.
+func backlogOf(sock *socket.Socket) *backlog {
+	if o, _ := sock.Data().(*connOpts); o != nil {
+		return o.backlog
+	}
+	return nil
+}
+
+// queued counts one packet for sock's connection, when it goes through the
+// engine (a long-polling or upgraded client), and reports whether the
+// client is too far behind to be sent more (it is being dropped). A
+// websocket client's messages are counted in its transport's queue
+// (wsTransport.queueMessage) instead.
 func (s *Server) queued(sock *socket.Socket, b *backlog) bool {
 	if b.pending.Add(1) <= int64(s.cfg.MaxBacklog) {
 		return false
 	}
+	s.drop(sock, b)
+	return true
+}
+
+// drop closes the connection of a client that stopped reading, once.
+func (s *Server) drop(sock *socket.Socket, b *backlog) {
 	if b.dropped.CompareAndSwap(false, true) {
 		s.dropped.Add(1)
 		conn := sock.Conn()
 		s.log.Warn("dropping a client that stopped reading", "client", conn.Id(), "remote", conn.RemoteAddress(), "backlog", s.cfg.MaxBacklog)
 		go conn.Close(true) // not here: the fan-out holds bmu
 	}
-	return true
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -40,6 +42,7 @@ type request struct {
 	ev     *event.Event
 	direct *direct
 	done   chan response
+	cb     func(Result, error) // instead of done: called by the pipeline
 }
 
 type response struct {
@@ -113,6 +116,33 @@ func (s *Server) submit(ctx context.Context, r *request) (Result, error) {
 		return resp.res, resp.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
+	}
+}
+
+// ingestAsync is Ingest for a caller that must not wait: a socket's reader
+// goroutine, which the library runs the event handlers on. It queues ev in
+// the caller's order (blocking, as Ingest does, while the queue is full) and
+// returns; cb gets the result once ev is stored (or refused), on the
+// pipeline goroutine, so it must not block. A producer with many events in
+// flight thus has them all in the queue, and one transaction stores them
+// (a waiting reader would let one event per connection into each batch).
+func (s *Server) ingestAsync(ev *event.Event, cb func(Result, error)) {
+	if err := s.validate(ev); err != nil {
+		cb(Result{}, err)
+		return
+	}
+	if s.closing.Load() {
+		cb(Result{}, ErrShuttingDown)
+		return
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case s.in <- &request{ev: ev, cb: cb}:
+	case <-t.C:
+		cb(Result{}, ErrOverloaded)
+	case <-s.stopped:
+		cb(Result{}, ErrShuttingDown)
 	}
 }
 
@@ -256,6 +286,10 @@ func (s *Server) process(batch []*request) {
 
 func (s *Server) reply(batch []*request, resps []response) {
 	for i, r := range batch {
+		if r.cb != nil {
+			r.cb(resps[i].res, resps[i].err)
+			continue
+		}
 		r.done <- resps[i]
 	}
 }
@@ -293,24 +327,95 @@ func (s *Server) deliver(d delivery) {
 }
 
 // fanOut sends one event to every connected socket of nsp in rooms. It
-// encodes the packet once, as the library's broadcast does, but hands the
-// engine the encoded packet without a "pre-encoded websocket frame": for
-// such a frame the library's websocket transport builds a gorilla
-// PreparedMessage per client per packet — the largest CPU cost of a
-// broadcast in the profiles (docs/PERFORMANCE.md) — where a plain message is
-// written straight into the connection's buffer. It also counts each
-// client's backlog.
+// encodes the packet once, and the Engine.IO message ("4" + the packet)
+// once, which mpmd's websocket transport writes to every client as it is
+// (wstransport.go); a long-polling client's transport encodes the packet
+// from its own reader. The library's broadcast instead makes the engine
+// copy and re-encode the packet per client, and its websocket transport
+// build a gorilla PreparedMessage per client and packet — the largest CPU
+// costs of a broadcast in the profiles (docs/PERFORMANCE.md). It also
+// counts each client's backlog.
 func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], name string, payload map[string]any) {
-	pkt := &parser.Packet{Type: parser.EVENT, Nsp: nsp.Name(), Data: []any{name, payload}}
-	encoded := s.io.Encoder().Encode(pkt)
-	opts := &socket.WriteOptions{PreEncoded: true}
+	ids := nsp.Adapter().Sockets(rooms).Keys()
+	if len(ids) == 0 {
+		return
+	}
+	msg, ok := encodeEvent(nsp.Name(), name, payload)
+	if !ok {
+		// data of other types than JSON's: the library's encoder
+		pkt := &parser.Packet{Type: parser.EVENT, Nsp: nsp.Name(), Data: []any{name, payload}}
+		s.fanOutPackets(nsp, ids, s.io.Encoder().Encode(pkt))
+		return
+	}
+	str := msg[1:]
+	var frame types.BufferInterface // for the engine path, made when needed
+	raw := []byte(msg)
 	sockets := nsp.Sockets()
-	for _, id := range nsp.Adapter().Sockets(rooms).Keys() {
+	for _, id := range ids {
 		sock, ok := sockets.Load(id)
 		if !ok || !sock.Connected() {
 			continue
 		}
-		if o, _ := sock.Data().(*connOpts); o != nil && o.backlog != nil && s.queued(sock, o.backlog) {
+		conn := sock.Conn()
+		if conn == nil {
+			continue
+		}
+		b := backlogOf(sock)
+		if b != nil && b.dropped.Load() {
+			continue
+		}
+		if wt, ok := conn.Transport().(*wsTransport); ok {
+			limit := math.MaxInt // producers are not bounded
+			if b != nil {
+				limit = s.cfg.MaxBacklog
+			}
+			switch wt.queueMessage(raw, limit) {
+			case 1:
+				continue
+			case 0:
+				if b != nil {
+					s.drop(sock, b)
+				}
+				continue
+			}
+		}
+		if b != nil && s.queued(sock, b) {
+			continue
+		}
+		if frame == nil {
+			frame = types.NewStringBufferString(msg)
+		}
+		conn.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
+	}
+}
+
+// encodeEvent returns the Engine.IO message ("4") carrying the Socket.IO
+// EVENT packet ("2") [name, payload] for namespace nsp, as the library's
+// encoder writes it, or false when payload holds anything but what decoding
+// JSON yields (the encoder may make such data a binary packet).
+func encodeEvent(nsp, name string, payload map[string]any) (string, bool) {
+	b := make([]byte, 0, 512)
+	b = append(b, '4', '2')
+	if nsp != "" && nsp != "/" {
+		b = append(b, nsp...)
+		b = append(b, ',')
+	}
+	b, err := event.AppendPlainJSON(b, []any{name, payload})
+	if err != nil || len(b)-2 > types.MaxPayloadSize {
+		return "", false
+	}
+	return string(b), true
+}
+
+func (s *Server) fanOutPackets(nsp socket.Namespace, ids []socket.SocketId, encoded []types.BufferInterface) {
+	opts := &socket.WriteOptions{PreEncoded: true}
+	sockets := nsp.Sockets()
+	for _, id := range ids {
+		sock, ok := sockets.Load(id)
+		if !ok || !sock.Connected() {
+			continue
+		}
+		if b := backlogOf(sock); b != nil && s.queued(sock, b) {
 			continue
 		}
 		sock.Client().WriteToEngine(encoded, opts)

@@ -16,7 +16,9 @@ import (
 
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/store"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Config is what mpmd is told at start.
@@ -95,6 +97,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	opts.SetAllowRequest(s.allowRequest)
 	opts.SetPingInterval(20 * time.Second)
 	opts.SetPingTimeout(20 * time.Second)
+	// mpmd's websocket transport: one write(2) per flush, broadcasts not
+	// re-encoded per client (wstransport.go)
+	opts.SetTransports(types.NewSet[transports.TransportCtor](&transports.PollingBuilder{}, wsBuilder{}))
 	s.io = socket.NewServer(nil, opts)
 	s.setupNamespaces()
 

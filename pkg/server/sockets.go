@@ -392,15 +392,14 @@ func (s *Server) onClientEvent(ns string, sock *socket.Socket, args []any) {
 		reply(map[string]any{"error": "send one JSON object as the event's only argument", "code": CodeInvalid})
 		return
 	}
-	ev := &event.Event{Namespace: ns, Name: name, Data: data}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res, err := s.Ingest(ctx, ev)
-	if err != nil {
-		reply(errorBody(err))
-		return
-	}
-	reply(res)
+	// not waiting here: the library runs this on the connection's reader
+	s.ingestAsync(&event.Event{Namespace: ns, Name: name, Data: data}, func(res Result, err error) {
+		if err != nil {
+			reply(errorBody(err))
+			return
+		}
+		reply(res)
+	})
 }
 
 func jsonType(v any) string {

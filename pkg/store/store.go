@@ -159,6 +159,7 @@ type Tx struct {
 	added    int64
 	done     bool
 	release  func()
+	buf      []byte // Append's encoding buffer
 }
 
 // Begin starts a write batch. It waits for any other open batch to end.
@@ -178,7 +179,8 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 // already stored, nothing is written, ev.Seq is set to the stored event's seq
 // and duplicate is true.
 func (t *Tx) Append(ctx context.Context, ev *event.Event) (duplicate bool, err error) {
-	data, err := json.Marshal(ev.Data)
+	data, err := event.AppendJSON(t.buf[:0], ev.Data)
+	t.buf = data
 	if err != nil {
 		return false, fmt.Errorf("encode event data: %w", err)
 	}

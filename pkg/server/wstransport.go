@@ -1,0 +1,436 @@
+package server
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	ws "github.com/gorilla/websocket"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/v3/pkg/slices"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// mpmd's Engine.IO websocket transport, registered in place of the library's
+// (github.com/zishang520/socket.io/servers/engine/v3 v3.0.6,
+// transports/websocket.go, which this follows except in how it writes).
+//
+// The library writes every packet as its own websocket message — one
+// write(2) per packet — from a task queue, marks itself unwritable while
+// doing so (the engine then buffers packets and flushes them on "ready"),
+// and for a packet carrying a pre-encoded frame builds a gorilla
+// PreparedMessage per client (docs/PERFORMANCE.md). This transport keeps
+// one queue of messages per connection, always accepts more, and has one
+// goroutine — started when the queue gets work, gone when it is empty —
+// write everything queued as websocket frames in one buffer, with one
+// write(2).
+//
+// mpmd's fan-out puts a broadcast's Engine.IO message ("4" + the Socket.IO
+// packet, built once per event) straight into that queue (queueMessage),
+// past the engine's per-packet bookkeeping; the engine's own packets (acks,
+// replays, pings) arrive through Send. Both go into the same queue in call
+// order, so a client sees them in the order they were sent. A connection
+// that came as an upgrade from long-polling is left to the engine path
+// (the engine may hold packets back while upgrading).
+//
+// The frames go to the connection under gorilla's Conn (NetConn) from the
+// writer goroutine, the only writer of data frames. gorilla itself writes
+// only control frames (a pong, the close reply) from the reader; a net.Conn
+// serializes whole Write calls, so frames never interleave.
+type wsTransport struct {
+	transports.Transport
+
+	idleTimeout time.Duration
+	socket      *types.WebSocketConn
+	upgraded    bool // came as an upgrade from long-polling
+
+	mu      sync.Mutex
+	queue   []wsItem // waiting to be written
+	spare   []wsItem // the writer's previous batch, for reuse
+	drains  int      // engine Sends written since the last "drain"
+	running bool     // a writer goroutine is on it
+	closed  bool
+}
+
+// wsItem is one queued message: an engine packet, or a pre-built message.
+type wsItem struct {
+	pkt *packet.Packet
+	msg []byte // text message, written as it is
+}
+
+// wsBuilder constructs wsTransport for the engine (ServerOptions.SetTransports).
+type wsBuilder struct{}
+
+func (wsBuilder) New(ctx *types.HttpContext) transports.Transport {
+	w := &wsTransport{Transport: transports.MakeTransport()}
+	w.Prototype(w)
+	w.Construct(ctx)
+	return w
+}
+func (wsBuilder) Name() string          { return transports.WEBSOCKET }
+func (wsBuilder) HandlesUpgrades() bool { return true }
+func (wsBuilder) UpgradesTo() []string  { return nil }
+
+func (w *wsTransport) Construct(ctx *types.HttpContext) {
+	w.Transport.Construct(ctx)
+
+	w.idleTimeout = ctx.IdleTimeout
+	w.socket = ctx.Websocket
+	w.upgraded = ctx.Query().Has("sid")
+
+	_ = w.socket.On("error", func(errs ...any) {
+		w.OnError("websocket error", slices.TryGetAny[error](errs, 0))
+	})
+	_ = w.socket.Once("close", func(...any) {
+		w.OnClose()
+	})
+
+	w.SetWritable(true)
+	w.SetPerMessageDeflate(nil)
+
+	transports.StartReader(w, ctx.TransportReadPermission(), w.message)
+}
+
+func (w *wsTransport) Name() string          { return transports.WEBSOCKET }
+func (w *wsTransport) HandlesUpgrades() bool { return true }
+
+func (w *wsTransport) _error(err error) {
+	if ws.IsUnexpectedCloseError(err) || errors.Is(err, net.ErrClosed) {
+		w.socket.Emit("close")
+	} else {
+		w.socket.Emit("error", err)
+	}
+}
+
+func (w *wsTransport) isClosed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closed
+}
+
+// message reads the client's messages until the connection ends.
+func (w *wsTransport) message() {
+	defer func() {
+		if !w.isClosed() {
+			w.socket.Emit("close")
+		}
+	}()
+	for {
+		if w.idleTimeout > 0 {
+			_ = w.socket.SetReadDeadline(time.Now().Add(w.idleTimeout))
+		}
+		mt, message, err := w.socket.NextReader()
+		if err != nil {
+			w._error(err)
+			return
+		}
+		switch mt {
+		case ws.BinaryMessage:
+			read := types.NewBytesBuffer(nil)
+			if _, err := read.ReadFrom(message); err != nil {
+				w._error(err)
+			} else {
+				w.OnData(read)
+			}
+		case ws.TextMessage:
+			read := types.NewStringBuffer(nil)
+			if _, err := read.ReadFrom(message); err != nil {
+				w._error(err)
+			} else {
+				w.OnData(read)
+			}
+		case ws.CloseMessage:
+			w.socket.Emit("close")
+			if c, ok := message.(io.Closer); ok {
+				_ = c.Close()
+			}
+			return
+		}
+		if c, ok := message.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+}
+
+// Send queues the packets of one engine flush. The transport stays
+// writable: the engine hands it every packet at once, and gets one "drain"
+// per Send once they are written.
+func (w *wsTransport) Send(packets []*packet.Packet) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	for _, p := range packets {
+		w.queue = append(w.queue, wsItem{pkt: p})
+	}
+	w.drains++
+	w.kick()
+}
+
+// queueMessage queues a text message built by the caller (shared, never
+// modified), past the engine, unless limit messages already wait (a client
+// that stopped reading). It returns 1 when queued, 0 when over the limit,
+// and -1 when the transport does not take messages this way (closed, or an
+// upgraded connection): the caller then goes through the engine.
+func (w *wsTransport) queueMessage(msg []byte, limit int) int {
+	if w.upgraded || w.PerMessageDeflate() != nil {
+		return -1
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return -1
+	}
+	if len(w.queue) >= limit {
+		w.mu.Unlock()
+		return 0
+	}
+	w.queue = append(w.queue, wsItem{msg: msg})
+	w.kick()
+	return 1
+}
+
+// kick starts the writer if none runs, and unlocks w.mu.
+func (w *wsTransport) kick() {
+	start := !w.running
+	w.running = true
+	w.mu.Unlock()
+	if start {
+		go w.writer()
+	}
+}
+
+// maxCoalesce bounds the buffer one write(2) carries; past it the frames go
+// out in several writes.
+const maxCoalesce = 64 << 10
+
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// writer writes what is queued until the queue is empty.
+func (w *wsTransport) writer() {
+	for {
+		w.mu.Lock()
+		items, drains := w.queue, w.drains
+		w.queue, w.spare, w.drains = w.spare[:0], nil, 0
+		if len(items) == 0 || w.closed {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		err := w.write(items)
+		clear(items)
+		w.mu.Lock()
+		if w.spare == nil && cap(items) <= 4096 {
+			w.spare = items[:0]
+		}
+		w.mu.Unlock()
+		if err != nil {
+			w.mu.Lock()
+			w.running = false
+			w.mu.Unlock()
+			w._error(err)
+			return
+		}
+		for range drains {
+			w.Emit("drain")
+		}
+	}
+}
+
+func (w *wsTransport) write(items []wsItem) error {
+	if w.PerMessageDeflate() != nil {
+		// never set by mpmd; kept correct anyway: gorilla compresses
+		for _, it := range items {
+			mt, data, err := w.encode(it)
+			if err != nil {
+				return err
+			}
+			w.socket.EnableWriteCompression(it.pkt == nil || it.pkt.Options == nil || it.pkt.Options.Compress == nil || *it.pkt.Options.Compress)
+			if err := w.socket.WriteMessage(mt, data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	bp := frameBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxCoalesce*2 {
+			*bp = buf[:0]
+			frameBufs.Put(bp)
+		}
+	}()
+	conn := w.socket.NetConn()
+	for _, it := range items {
+		mt, data, err := w.encode(it)
+		if err != nil {
+			return err
+		}
+		buf = appendFrame(buf, mt, data)
+		if len(buf) >= maxCoalesce {
+			if _, err := conn.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		if _, err := conn.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encode returns a queued item as a websocket message: a pre-built message
+// as it is; a packet's pre-encoded frame when it has one (text, the
+// Engine.IO "4" prefix included); else the engine's encoding of the packet.
+func (w *wsTransport) encode(it wsItem) (int, []byte, error) {
+	if it.pkt == nil {
+		return ws.TextMessage, it.msg, nil
+	}
+	p := it.pkt
+	if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
+		if _, ok := p.Options.WsPreEncodedFrame.(*types.StringBuffer); ok {
+			return ws.TextMessage, p.Options.WsPreEncodedFrame.Bytes(), nil
+		}
+		return ws.BinaryMessage, p.Options.WsPreEncodedFrame.Bytes(), nil
+	}
+	data, err := w.Parser().EncodePacket(p, w.SupportsBinary())
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, ok := data.(*types.StringBuffer); ok {
+		return ws.TextMessage, data.Bytes(), nil
+	}
+	return ws.BinaryMessage, data.Bytes(), nil
+}
+
+// appendFrame appends one final, unmasked (server to client) websocket
+// frame of type mt carrying data (RFC 6455 §5.2).
+func appendFrame(buf []byte, mt int, data []byte) []byte {
+	buf = append(buf, 0x80|byte(mt))
+	switch n := len(data); {
+	case n <= 125:
+		buf = append(buf, byte(n))
+	case n <= 0xffff:
+		buf = append(buf, 126, byte(n>>8), byte(n))
+	default:
+		buf = append(buf, 127)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+	}
+	return append(buf, data...)
+}
+
+// shut drops what is queued; nothing more is taken.
+func (w *wsTransport) shut() {
+	w.mu.Lock()
+	w.closed = true
+	clear(w.queue)
+	w.queue = nil
+	w.mu.Unlock()
+}
+
+// OnClose releases the queue and the connection on every close path.
+func (w *wsTransport) OnClose() {
+	w.shut()
+	w.Transport.OnClose()
+	_ = w.socket.Close()
+}
+
+// DoClose closes the transport.
+func (w *wsTransport) DoClose(fn types.Callable) {
+	w.shut()
+	defer func() { _ = w.socket.Close() }()
+	if fn != nil {
+		fn()
+	}
+}
+
+// releaseOnHijack hands a websocket upgrade request to next with a
+// ResponseWriter that lets go of net/http's once the connection is hijacked.
+// The library keeps the ResponseWriter of the upgrade request for the whole
+// life of the connection (in its HttpContext), and net/http's response
+// holds its connection's 4 KiB read and 4 KiB write buffers, which a
+// hijacked connection no longer uses: about 10 KiB per websocket client
+// (docs/PERFORMANCE.md, heap profile with 1,000 idle clients).
+func releaseOnHijack(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("transport") != transports.WEBSOCKET {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(&hijackWriter{rw: w}, r)
+	})
+}
+
+// hijackWriter is an http.ResponseWriter and http.Hijacker that forgets the
+// ResponseWriter it wraps once hijacked; after that it answers like one of
+// a hijacked connection.
+type hijackWriter struct {
+	mu     sync.Mutex
+	rw     http.ResponseWriter // nil once hijacked
+	header http.Header
+}
+
+func (h *hijackWriter) get() http.ResponseWriter {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rw
+}
+
+func (h *hijackWriter) Header() http.Header {
+	if rw := h.get(); rw != nil {
+		return rw.Header()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.header == nil {
+		h.header = http.Header{}
+	}
+	return h.header
+}
+
+func (h *hijackWriter) Write(p []byte) (int, error) {
+	if rw := h.get(); rw != nil {
+		return rw.Write(p)
+	}
+	return 0, http.ErrHijacked
+}
+
+func (h *hijackWriter) WriteHeader(code int) {
+	if rw := h.get(); rw != nil {
+		rw.WriteHeader(code)
+	}
+}
+
+func (h *hijackWriter) Flush() {
+	if f, ok := h.get().(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rw == nil {
+		return nil, nil, http.ErrHijacked
+	}
+	hj, ok := h.rw.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	c, brw, err := hj.Hijack()
+	if err == nil {
+		h.rw = nil
+	}
+	return c, brw, err
+}
