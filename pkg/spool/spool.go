@@ -2,26 +2,41 @@
 // directory on disk until someone (the next hook that reaches mpmd, or mpmd
 // itself at start-up) drains them.
 //
-// Every record is one file, written under a temporary name and renamed into
-// place, so any number of hook processes can append at once without locks and
-// a reader never sees half a record. File names sort by the time the hook ran
-// (then by the time it was spooled), so draining in name order delivers the
-// events of a session in order. Draining holds an exclusive flock on
-// .drain.lock, so two drainers never hand the same record to their send
-// functions; a record is removed only after send returned nil, so a crash
-// between the two delivers it again later, which is harmless because mpmd drops
-// repeated event_ids.
+// The records are lines of JSON appended to one file, spool.log. Creating a
+// file costs about a millisecond on ext4 and more in the tail, appending a
+// line to an existing one some microseconds, and the hook pays for it on
+// every run while mpmd is down. An appender opens spool.log with O_APPEND,
+// holds a shared flock on it, checks that the file it opened is still the one
+// named spool.log and writes its line with one write(2), which Linux does not
+// interleave with another appender's; so any number of hook processes append
+// at once.
+//
+// Draining holds an exclusive flock on .drain.lock, so two drainers never hand
+// the same record to their send functions. A drainer takes an exclusive flock
+// on spool.log (waiting for the appenders in their write), renames it to
+// draining-<ns>.log and lets go; later appenders see that the name points at
+// another file and create a fresh spool.log. It then sends the records of
+// every draining-*.log, and of any <name>.json record file left by the
+// file-per-record format of earlier versions, ordered by the event's timestamp
+// and then by arrival. A file is removed once all its records were delivered;
+// a drain that stops part-way rewrites a file with what is left of it. A
+// crash between delivering a record and removing it delivers it again later,
+// which is harmless because mpmd drops repeated event_ids. A line that cannot
+// be decoded (the tail of a write cut short) is appended to bad/lines.log
+// and skipped.
 package spool
 
 import (
+	"bufio"
+	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,11 +58,23 @@ type Spool struct {
 }
 
 const (
-	suffix   = ".json"
-	lockName = ".drain.lock"
-	// badDir receives records that cannot be decoded, so one corrupt file
-	// never blocks the records behind it.
-	badDir = "bad"
+	// logName is the file appenders write to.
+	logName = "spool.log"
+	// drainingPrefix+<ns, 19 digits>+drainingSuffix is spool.log once a
+	// drainer took it over.
+	drainingPrefix = "draining-"
+	drainingSuffix = ".log"
+	// legacySuffix names the one-record files of earlier versions.
+	legacySuffix = ".json"
+	lockName     = ".drain.lock"
+	// badDir receives records that cannot be decoded, so one corrupt record
+	// never blocks the records behind it: undecodable lines are appended to
+	// badLines, undecodable legacy files are moved there.
+	badDir   = "bad"
+	badLines = "lines.log"
+	// appendTries bounds how often Append reopens spool.log after drainers
+	// renamed it away under it.
+	appendTries = 32
 )
 
 // Open returns the spool in dir, creating the directory (0700) when missing.
@@ -62,73 +89,176 @@ func Open(dir string) (*Spool, error) {
 func (s *Spool) Dir() string { return s.dir }
 
 // Append stores r. It is durable against the crash of this process (the
-// record is complete or absent), not against a power loss: the file is not
-// fsynced, which would cost the hook more than the rest of its run.
+// record is written by one write(2) or not at all), not against a power loss:
+// the file is not fsynced, which would cost the hook more than the rest of its
+// run.
 func (s *Spool) Append(r Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode spool record: %w", err)
 	}
-	name := recordName(r, time.Now())
-	f, err := os.CreateTemp(s.dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	tmp := f.Name()
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("spool: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("spool: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("spool: %w", err)
-	}
-	return nil
-}
-
-// recordName is "<event time, ms>-<spool time, ns>-<random>.json": ordered by
-// when the hook ran, then by when it was spooled, and unique.
-func recordName(r Record, now time.Time) string {
-	at := now
-	if ts, ok := r.Data["timestamp"].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			at = t
+	b = append(b, '\n')
+	path := filepath.Join(s.dir, logName)
+	for range appendTries {
+		done, err := appendOnce(path, b)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		if done {
+			return nil
 		}
 	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	return fmt.Sprintf("%013d-%019d-%s%s", at.UnixMilli(), now.UnixNano(), hex.EncodeToString(rnd[:]), suffix)
+	return fmt.Errorf("spool: %s kept being renamed away while appending", path)
 }
 
-// names lists the record files, oldest first.
-func (s *Spool) names() ([]string, error) {
+// appendOnce appends line to the file at path unless a drainer renamed that
+// file away between the open and the lock (then it reports false).
+func appendOnce(path string, line []byte) (bool, error) {
+	fd, err := retryEINTR(func() (int, error) {
+		return syscall.Open(path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
+	})
+	if err != nil {
+		return false, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	if _, err := retryEINTR(func() (int, error) { return 0, syscall.Flock(fd, syscall.LOCK_SH) }); err != nil {
+		return false, &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+	defer syscall.Flock(fd, syscall.LOCK_UN)
+	var opened, named syscall.Stat_t
+	if err := syscall.Fstat(fd, &opened); err != nil {
+		return false, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if err := syscall.Stat(path, &named); err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return false, nil
+		}
+		return false, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if opened.Dev != named.Dev || opened.Ino != named.Ino {
+		return false, nil
+	}
+	// One write(2) for the whole line; a short write (a full disk, a file
+	// size limit) is finished or reported, never silently left.
+	for len(line) > 0 {
+		n, err := retryEINTR(func() (int, error) { return syscall.Write(fd, line) })
+		if err != nil {
+			return false, &os.PathError{Op: "write", Path: path, Err: err}
+		}
+		if n == 0 {
+			return false, &os.PathError{Op: "write", Path: path, Err: io.ErrShortWrite}
+		}
+		line = line[n:]
+	}
+	return true, nil
+}
+
+func retryEINTR(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if !errors.Is(err, syscall.EINTR) {
+			return n, err
+		}
+	}
+}
+
+// files lists the files that hold records: legacy record files and draining
+// files, each oldest first, then spool.log when it exists.
+func (s *Spool) files() ([]string, error) {
 	entries, err := os.ReadDir(s.dir) // sorted by name
 	if err != nil {
 		return nil, fmt.Errorf("read spool: %w", err)
 	}
-	names := make([]string, 0, len(entries))
+	var legacy, draining []string
+	hasLog := false
 	for _, e := range entries {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasSuffix(n, suffix) && !strings.HasPrefix(n, ".") {
-			names = append(names, n)
+		switch {
+		case !e.Type().IsRegular() || strings.HasPrefix(n, "."):
+		case n == logName:
+			hasLog = true
+		case strings.HasPrefix(n, drainingPrefix) && strings.HasSuffix(n, drainingSuffix):
+			draining = append(draining, n)
+		case strings.HasSuffix(n, legacySuffix):
+			legacy = append(legacy, n)
 		}
+	}
+	names := append(legacy, draining...)
+	if hasLog {
+		names = append(names, logName)
 	}
 	return names, nil
 }
 
-// Len returns the number of records waiting.
+// Len returns the number of records waiting (lines that may not decode
+// included). It takes no lock: when a drainer renames or removes a file while
+// Len reads, Len reads again.
 func (s *Spool) Len() (int, error) {
-	names, err := s.names()
-	return len(names), err
+	var n int
+	for range 10 {
+		names, err := s.files()
+		if err != nil {
+			return 0, err
+		}
+		n, err = s.count(names)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // renamed or removed under us
+		}
+		if err != nil {
+			return 0, err
+		}
+		again, err := s.files()
+		if err != nil {
+			return 0, err
+		}
+		if slices.Equal(names, again) {
+			return n, nil
+		}
+	}
+	return n, nil
 }
 
-// lockPoll is how often Drain retries a lock another drainer holds.
+func (s *Spool) count(names []string) (int, error) {
+	n := 0
+	for _, name := range names {
+		if strings.HasSuffix(name, legacySuffix) {
+			n++
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(s.dir, name))
+		if err != nil {
+			return 0, fmt.Errorf("read spool: %w", err)
+		}
+		for line := range bytes.Lines(b) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// lockPoll is how often Drain retries a lock another drainer (or, for
+// spool.log, an appender) holds.
 const lockPoll = 2 * time.Millisecond
+
+// flockWait takes an exclusive flock on f, polling until ctx ends.
+func flockWait(ctx context.Context, f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(lockPoll):
+		}
+	}
+}
 
 // lock takes the drain lock, waiting for another drainer until ctx ends.
 func (s *Spool) lock(ctx context.Context) (func(), error) {
@@ -136,25 +266,70 @@ func (s *Spool) lock(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool lock: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
+	if err := flockWait(ctx, f); err != nil {
+		f.Close()
+		if ctx.Err() != nil {
+			return nil, err
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("spool lock: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(lockPoll):
-		}
+		return nil, fmt.Errorf("spool lock: %w", err)
 	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// rotate renames spool.log to a draining file, once no appender is in its
+// write. The caller holds the drain lock.
+func (s *Spool) rotate(ctx context.Context) error {
+	path := filepath.Join(s.dir, logName)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open spool: %w", err)
+	}
+	defer f.Close()
+	if err := flockWait(ctx, f); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("lock spool: %w", err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		// Nothing to take over; appenders keep using it.
+		return nil
+	}
+	// Drains are serialized by the drain lock and the clock moves on, but
+	// never reuse a name that is still there.
+	for ns := time.Now().UnixNano(); ; ns++ {
+		name := filepath.Join(s.dir, fmt.Sprintf("%s%019d%s", drainingPrefix, ns, drainingSuffix))
+		if _, err := os.Lstat(name); err == nil {
+			continue
+		}
+		if err := os.Rename(path, name); err != nil {
+			return fmt.Errorf("take over spool: %w", err)
+		}
+		return nil
+	}
+}
+
+// source is one file of records being drained.
+type source struct {
+	name   string
+	legacy bool
+	lines  [][]byte // the decodable lines, in file order
+	done   []bool   // delivered, by line
+	bad    bool     // it held lines that did not decode (now in bad/)
+}
+
+type item struct {
+	src  *source
+	line int
+	rec  Record
+	at   int64 // the event's time, ms
 }
 
 // Drain hands the records to send, oldest first, and removes each one after
@@ -171,10 +346,11 @@ func (s *Spool) Drain(ctx context.Context, send func(Record) error) (int, error)
 
 // DrainWindow is Drain with up to window records in flight: start begins
 // delivering a record and returns a wait function that says whether it was
-// delivered. Records are started oldest first, and each one is removed once
-// its wait returned nil, in order; at the first error, what is in flight is
-// awaited and kept (its delivery is unknown: the receiver drops duplicates
-// by event_id) and the error returned.
+// delivered. Records are started oldest first, and each one counts as
+// delivered once its wait returned nil, in order; at the first error, what is
+// in flight is awaited and kept (its delivery is unknown: the receiver drops
+// duplicates by event_id) and the error returned. Delivered records are
+// removed from the spool before DrainWindow returns.
 func (s *Spool) DrainWindow(ctx context.Context, window int, start func(Record) (wait func() error, err error)) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -185,26 +361,152 @@ func (s *Spool) DrainWindow(ctx context.Context, window int, start func(Record) 
 		return 0, err
 	}
 	defer unlock()
-	names, err := s.names()
+	if err := s.rotate(ctx); err != nil {
+		return 0, err
+	}
+	srcs, items, err := s.load()
 	if err != nil {
 		return 0, err
 	}
+	n, err := deliver(ctx, window, items, start)
+	return n, errors.Join(err, s.settle(srcs))
+}
+
+// load reads every legacy and draining file (not spool.log, which appenders
+// own) and returns their records in delivery order.
+func (s *Spool) load() ([]*source, []item, error) {
+	names, err := s.files()
+	if err != nil {
+		return nil, nil, err
+	}
+	var srcs []*source
+	var items []item
+	var last int64
+	add := func(src *source, line int, r Record) {
+		at, ok := eventMillis(r)
+		if !ok {
+			at = last // no time of its own: it stays beside its neighbours
+		}
+		last = at
+		items = append(items, item{src, line, r, at})
+	}
+	for _, name := range names {
+		if name == logName {
+			continue
+		}
+		path := filepath.Join(s.dir, name)
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read spool: %w", err)
+		}
+		src := &source{name: name, legacy: strings.HasSuffix(name, legacySuffix)}
+		if src.legacy {
+			r, ok := decode(b)
+			if !ok {
+				s.quarantineFile(name)
+				continue
+			}
+			src.lines = [][]byte{b}
+			add(src, 0, r)
+		} else {
+			for line := range bytes.Lines(b) {
+				line = bytes.TrimSpace(line)
+				if len(line) == 0 {
+					continue
+				}
+				r, raw, junk := decodeLine(line)
+				if len(junk) > 0 {
+					s.quarantineLine(junk)
+					src.bad = true
+				}
+				if raw != nil {
+					src.lines = append(src.lines, raw)
+					add(src, len(src.lines)-1, r)
+				}
+			}
+		}
+		src.done = make([]bool, len(src.lines))
+		srcs = append(srcs, src)
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return compareInt(a.at, b.at) })
+	return srcs, items, nil
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// eventMillis is the record's timestamp in ms since the epoch.
+func eventMillis(r Record) (int64, bool) {
+	ts, ok := r.Data["timestamp"].(string)
+	if !ok {
+		return 0, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixMilli(), true
+}
+
+func decode(b []byte) (Record, bool) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil || r.Event == "" {
+		return Record{}, false
+	}
+	return r, true
+}
+
+// recordStart begins every line Append writes; it cannot occur inside a JSON
+// string (whose quotes are escaped), only as the start of a record.
+var recordStart = []byte(`{"namespace":`)
+
+// decodeLine decodes a line into a record and the bytes it was decoded from.
+// A write cut short (a full disk) leaves a partial record with no newline,
+// and the next appender's record continues the same line: the record after
+// the partial one is still recovered, and the partial one returned as junk.
+func decodeLine(line []byte) (r Record, raw, junk []byte) {
+	if r, ok := decode(line); ok {
+		return r, line, nil
+	}
+	for i := 1; i < len(line); i++ {
+		j := bytes.Index(line[i:], recordStart)
+		if j < 0 {
+			break
+		}
+		i += j
+		if r, ok := decode(line[i:]); ok {
+			return r, line[i:], line[:i]
+		}
+	}
+	return Record{}, nil, line
+}
+
+// deliver runs the window over items, marking each delivered record done.
+func deliver(ctx context.Context, window int, items []item, start func(Record) (func() error, error)) (int, error) {
 	type started struct {
-		path string
+		it   item
 		wait func() error
 	}
 	var flight []started
 	n := 0
-	// settle waits for the oldest record in flight and removes it.
+	// settle waits for the oldest record in flight and marks it delivered.
 	settle := func() error {
 		f := flight[0]
 		flight = flight[1:]
 		if err := f.wait(); err != nil {
 			return err
 		}
-		if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove delivered spool record: %w", err)
-		}
+		f.it.src.done[f.it.line] = true
 		n++
 		return nil
 	}
@@ -217,24 +519,11 @@ func (s *Spool) DrainWindow(ctx context.Context, window int, start func(Record) 
 		}
 		return n, err
 	}
-	for _, name := range names {
+	for _, it := range items {
 		if err := ctx.Err(); err != nil {
 			return fail(err)
 		}
-		path := filepath.Join(s.dir, name)
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fail(fmt.Errorf("read spool record: %w", err))
-		}
-		var r Record
-		if err := json.Unmarshal(b, &r); err != nil || r.Event == "" {
-			s.quarantine(name)
-			continue
-		}
-		wait, err := start(r)
+		wait, err := start(it.rec)
 		if err != nil {
 			// What was started before it may still be delivered.
 			for len(flight) > 0 {
@@ -244,7 +533,7 @@ func (s *Spool) DrainWindow(ctx context.Context, window int, start func(Record) 
 			}
 			return n, err
 		}
-		flight = append(flight, started{path, wait})
+		flight = append(flight, started{it, wait})
 		if len(flight) >= window {
 			if err := settle(); err != nil {
 				return fail(err)
@@ -259,9 +548,74 @@ func (s *Spool) DrainWindow(ctx context.Context, window int, start func(Record) 
 	return n, nil
 }
 
-func (s *Spool) quarantine(name string) {
+// settle removes what was delivered: a file all of whose records were
+// delivered is removed, a file some of whose were is rewritten with the rest.
+func (s *Spool) settle(srcs []*source) error {
+	var errs []error
+	for _, src := range srcs {
+		path := filepath.Join(s.dir, src.name)
+		var left [][]byte
+		for i, line := range src.lines {
+			if !src.done[i] {
+				left = append(left, line)
+			}
+		}
+		switch {
+		case len(left) == 0:
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove delivered spool records: %w", err))
+			}
+		case len(left) < len(src.lines) || src.bad:
+			// Only draining files get here: a legacy file holds one record.
+			if err := rewrite(path, left); err != nil {
+				errs = append(errs, fmt.Errorf("rewrite spool: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rewrite replaces the file at path with lines, atomically.
+func rewrite(path string, lines [][]byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	w := bufio.NewWriter(f)
+	for _, l := range lines {
+		w.Write(l)
+		w.WriteByte('\n')
+	}
+	err = w.Flush()
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func (s *Spool) quarantineFile(name string) {
 	dir := filepath.Join(s.dir, badDir)
 	if os.MkdirAll(dir, 0o700) == nil {
 		_ = os.Rename(filepath.Join(s.dir, name), filepath.Join(dir, name))
 	}
+}
+
+func (s *Spool) quarantineLine(line []byte) {
+	dir := filepath.Join(s.dir, badDir)
+	if os.MkdirAll(dir, 0o700) != nil {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(dir, badLines), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.Write(append(slices.Clip(line), '\n'))
 }

@@ -2,6 +2,7 @@ package spool_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -182,9 +183,13 @@ func TestDrainStopsAtError(t *testing.T) {
 	if l, _ := s.Len(); l != 3 {
 		t.Fatalf("Len = %d, want 3 (the failed record stays)", l)
 	}
+	// More records arrive before the next drain.
+	if err := s.Append(rec("a", 5, base)); err != nil {
+		t.Fatal(err)
+	}
 	got := drainAll(t, s)
-	if len(got) != 3 || got[0].Data["event_id"] != "a-002" {
-		t.Fatalf("second drain started at %v, want a-002", got[0].Data["event_id"])
+	if len(got) != 4 || got[0].Data["event_id"] != "a-002" || got[3].Data["event_id"] != "a-005" {
+		t.Fatalf("second drain delivered %d from %v, want a-002 … a-005", len(got), got[0].Data["event_id"])
 	}
 }
 
@@ -238,7 +243,9 @@ func TestDrainConcurrentDrainersExactlyOnce(t *testing.T) {
 	checkPerSession(t, got, sessions, per)
 }
 
-func TestDrainQuarantinesCorruptRecord(t *testing.T) {
+// A legacy record file (the file-per-record format of earlier versions) that
+// does not decode moves to bad/ under its name; the rest is delivered.
+func TestDrainQuarantinesCorruptLegacyRecord(t *testing.T) {
 	s := mustOpen(t)
 	if err := s.Append(rec("a", 1, base)); err != nil {
 		t.Fatal(err)
@@ -253,6 +260,145 @@ func TestDrainQuarantinesCorruptRecord(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.Dir(), "bad", filepath.Base(bad))); err != nil {
 		t.Errorf("corrupt record not quarantined: %v", err)
+	}
+}
+
+// appendRaw appends bytes to spool.log as a crashed or cut-short writer
+// would have left them.
+func appendRaw(tb testing.TB, s *spool.Spool, b string) {
+	tb.Helper()
+	f, err := os.OpenFile(filepath.Join(s.Dir(), "spool.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(b); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// A partial last line (a write cut short) goes to bad/ and never blocks the
+// drain; a record appended after it on the same line is still delivered.
+func TestDrainQuarantinesPartialLine(t *testing.T) {
+	s := mustOpen(t)
+	if err := s.Append(rec("a", 0, base)); err != nil {
+		t.Fatal(err)
+	}
+	appendRaw(t, s, `{"namespace":"/hook","event":"pre_tool","data":{"event_id":"cut`)
+	if err := s.Append(rec("a", 1, base)); err != nil {
+		t.Fatal(err)
+	}
+	appendRaw(t, s, "{garbage}\n")
+	if err := s.Append(rec("a", 2, base)); err != nil {
+		t.Fatal(err)
+	}
+	appendRaw(t, s, `{"namespace":"/hook","ev`) // the last line, cut
+	got := drainAll(t, s)
+	checkPerSession(t, got, 1, 3)
+	b, err := os.ReadFile(filepath.Join(s.Dir(), "bad", "lines.log"))
+	if err != nil {
+		t.Fatalf("bad lines not quarantined: %v", err)
+	}
+	want := `{"namespace":"/hook","event":"pre_tool","data":{"event_id":"cut` + "\n{garbage}\n" + `{"namespace":"/hook","ev` + "\n"
+	if string(b) != want {
+		t.Errorf("bad/lines.log = %q, want %q", b, want)
+	}
+	if n, _ := s.Len(); n != 0 {
+		t.Errorf("Len after drain = %d, want 0", n)
+	}
+	if again := drainAll(t, s); len(again) != 0 {
+		t.Errorf("second drain delivered %d", len(again))
+	}
+}
+
+// Legacy record files are drained with the log's records, in event order.
+func TestDrainLegacyRecords(t *testing.T) {
+	s := mustOpen(t)
+	for _, i := range []int{1, 3} {
+		b, err := json.Marshal(rec("a", i, base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("%013d-%019d-00000000000%d.json", base.UnixMilli()+int64(i), base.UnixNano(), i)
+		if err := os.WriteFile(filepath.Join(s.Dir(), name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{0, 2, 4} {
+		if err := s.Append(rec("a", i, base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Len(); err != nil || n != 5 {
+		t.Fatalf("Len = %d, %v; want 5", n, err)
+	}
+	checkPerSession(t, drainAll(t, s), 1, 5)
+	if left, _ := filepath.Glob(filepath.Join(s.Dir(), "[^.]*")); len(left) != 0 {
+		t.Errorf("left in the spool: %v", left)
+	}
+}
+
+// Drains racing with appenders: every record is delivered exactly once across
+// the racing drains and a final one.
+func TestDrainRacingAppends(t *testing.T) {
+	s := mustOpen(t)
+	const writers, per = 8, 50
+	var mu sync.Mutex
+	var got []spool.Record
+	collect := func(r spool.Record) error {
+		mu.Lock()
+		got = append(got, r)
+		mu.Unlock()
+		return nil
+	}
+	stop := make(chan struct{})
+	var drainers sync.WaitGroup
+	for range 2 {
+		drainers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.Drain(context.Background(), collect); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range per {
+				// Each writer's records carry increasing times, so its
+				// order survives being split across drains.
+				if err := s.Append(rec("s"+strconv.Itoa(w), i, base)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	drainers.Wait()
+	if _, err := s.Drain(context.Background(), collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != writers*per {
+		t.Fatalf("delivered %d records, want %d", len(got), writers*per)
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		id := r.Data["event_id"].(string)
+		if seen[id] {
+			t.Fatalf("record %s delivered twice", id)
+		}
+		seen[id] = true
+	}
+	if n, _ := s.Len(); n != 0 {
+		t.Errorf("Len after the drains = %d, want 0", n)
 	}
 }
 
