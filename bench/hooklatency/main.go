@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mpm-dev/mpm/pkg/spool"
 )
 
 func main() {
@@ -315,8 +317,12 @@ func stopMpmd(cmd *exec.Cmd) {
 }
 
 func countSpool(root string) int {
-	m, _ := filepath.Glob(filepath.Join(root, "state", "mpm", "spool", "*.json"))
-	return len(m)
+	s, err := spool.Open(filepath.Join(root, "state", "mpm", "spool"))
+	if err != nil {
+		return 0
+	}
+	n, _ := s.Len()
+	return n
 }
 
 // loadavg is the 1-minute load average, which says how much the numbers

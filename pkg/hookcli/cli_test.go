@@ -14,6 +14,7 @@ import (
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 	"github.com/mpm-dev/mpm/pkg/paths"
 	"github.com/mpm-dev/mpm/pkg/settings"
+	"github.com/mpm-dev/mpm/pkg/spool"
 )
 
 // syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
@@ -248,9 +249,12 @@ func TestRelayCommandIsSilent(t *testing.T) {
 			t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want 0 and nothing", args, code, out.String(), errb.String())
 		}
 	}
-	m, _ := filepath.Glob(filepath.Join(root, "state", "mpm", "spool", "*.json"))
-	if len(m) != 5 {
-		t.Errorf("%d events spooled, want 5", len(m))
+	s, err := spool.Open(filepath.Join(root, "state", "mpm", "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Len(); err != nil || n != 5 {
+		t.Errorf("%d events spooled (%v), want 5", n, err)
 	}
 }
 

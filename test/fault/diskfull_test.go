@@ -177,8 +177,8 @@ func testDiskFull(t *testing.T, breakStore func(t *testing.T, d *mpmdtest.Daemon
 	// mpm-hook: refused, so it spools (its own process may still write).
 	spoolDir := filepath.Join(storeDir, "spool")
 	runHook(t, d.Env, hookInput("df-during-hook"))
-	if recs, _ := filepath.Glob(filepath.Join(spoolDir, "*.json")); len(recs) != 1 {
-		t.Fatalf("%d spooled records after a hook with the disk full, want 1", len(recs))
+	if n := spooled(t, spoolDir); n != 1 {
+		t.Fatalf("%d spooled records after a hook with the disk full, want 1", n)
 	}
 	if h := d.Health(t); h["status"] != "degraded" {
 		t.Fatalf("health recovered while the disk is still full: %v", h)
@@ -202,8 +202,7 @@ func testDiskFull(t *testing.T, breakStore func(t *testing.T, d *mpmdtest.Daemon
 	// small drain budget; on a loaded machine a hook may itself time out and
 	// spool, so a few are run), and a restart drains whatever is left.
 	spoolEmpty := func() bool {
-		recs, _ := filepath.Glob(filepath.Join(spoolDir, "*.json"))
-		return len(recs) == 0
+		return spooled(t, spoolDir) == 0
 	}
 	markers := []string{"df-during-hook"}
 	for i := 0; i < 5 && (i == 0 || !spoolEmpty()); i++ {

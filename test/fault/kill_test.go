@@ -94,18 +94,17 @@ func TestKill9DuringFlood(t *testing.T) {
 		runHook(t, d.Env, hookInput(m))
 	}
 	spoolDir := filepath.Join(d.Root, "state", "mpm", "spool")
-	spooled, _ := filepath.Glob(filepath.Join(spoolDir, "*.json"))
-	if len(spooled) < 5 {
-		t.Fatalf("%d records in the spool after 5 hooks with mpmd down, want at least 5", len(spooled))
+	nSpooled := spooled(t, spoolDir)
+	if nSpooled < 5 {
+		t.Fatalf("%d records in the spool after 5 hooks with mpmd down, want at least 5", nSpooled)
 	}
-	t.Logf("%d hook events spooled, %d hooks ran", len(spooled), len(markers))
+	t.Logf("%d hook events spooled, %d hooks ran", nSpooled, len(markers))
 	killedTotal := acks.n.Load()
 
 	// Restart on the same store; mpmd drains the spool at start-up.
 	d2 := mpmdtest.Start(t, mpmdtest.WithRoot(d.Root))
 	eventually(t, 20*time.Second, "the spool to drain", func() bool {
-		left, _ := filepath.Glob(filepath.Join(spoolDir, "*.json"))
-		return len(left) == 0
+		return spooled(t, spoolDir) == 0
 	})
 	d2.Emit(t, "hook", "after_restart", map[string]any{"event_id": "fault-k9-after"})
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,10 +35,20 @@ func TestHooksSpoolConcurrentlyWhileDown(t *testing.T) {
 	}
 	wg.Wait()
 	spoolDir := filepath.Join(d.Root, "state", "mpm", "spool")
-	recs, _ := filepath.Glob(filepath.Join(spoolDir, "*.json"))
-	if len(recs) != sessions*perSession {
-		t.Fatalf("%d records spooled by %d hooks", len(recs), sessions*perSession)
+	if n := spooled(t, spoolDir); n != sessions*perSession {
+		t.Fatalf("%d records spooled by %d hooks", n, sessions*perSession)
 	}
+	// A line cut short in the log, and a corrupt record file of the
+	// file-per-record format earlier versions wrote (left by an upgrade).
+	cut := `{"namespace":"/hook","event":"user_prompt","data":{"prompt":"cut`
+	f, err := os.OpenFile(filepath.Join(spoolDir, "spool.log"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(cut + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	corrupt := filepath.Join(spoolDir, "0000000000000-0000000000000000000-corrupt.json")
 	if err := os.WriteFile(corrupt, []byte(`{"namespace":"/hook","event":`), 0o600); err != nil {
 		t.Fatal(err)
@@ -57,11 +68,13 @@ func TestHooksSpoolConcurrentlyWhileDown(t *testing.T) {
 	}
 	wg.Wait()
 	eventually(t, 20*time.Second, "the spool to drain", func() bool {
-		left, _ := filepath.Glob(filepath.Join(spoolDir, "*.json"))
-		return len(left) == 0
+		return spooled(t, spoolDir) == 0
 	})
 	if _, err := os.Stat(filepath.Join(spoolDir, "bad", filepath.Base(corrupt))); err != nil {
-		t.Errorf("the corrupt record was not quarantined: %v", err)
+		t.Errorf("the corrupt record file was not quarantined: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(spoolDir, "bad", "lines.log")); err != nil || !strings.Contains(string(b), cut) {
+		t.Errorf("the cut line was not quarantined: %q, %v", b, err)
 	}
 
 	seen := map[string]int{}
