@@ -18,7 +18,6 @@ import (
 
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
-	"github.com/mpm-dev/mpm/pkg/spool"
 )
 
 // hookRun is one finished mpm-hook process.
@@ -98,15 +97,7 @@ func waitEvents(tb testing.TB, d *mpmdtest.Daemon, query string, n int) []map[st
 
 func spoolLen(tb testing.TB, root string) int {
 	tb.Helper()
-	s, err := spool.Open(filepath.Join(root, "state", "mpm", "spool"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	n, err := s.Len()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
+	return mpmdtest.SpoolLen(tb, filepath.Join(root, "state", "mpm", "spool"))
 }
 
 func hookPayload(session string, i int) []byte {

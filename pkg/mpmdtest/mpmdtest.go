@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mpm-dev/mpm/pkg/spool"
 )
 
 var (
@@ -379,4 +381,18 @@ func (d *Daemon) Health(tb testing.TB) map[string]any {
 		tb.Fatal(err)
 	}
 	return h
+}
+
+// SpoolLen is how many records wait in the hook spool in dir.
+func SpoolLen(tb testing.TB, dir string) int {
+	tb.Helper()
+	s, err := spool.Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n, err := s.Len()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }

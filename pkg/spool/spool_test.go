@@ -119,6 +119,14 @@ func TestAppendDrainOrder(t *testing.T) {
 func TestAppendConcurrentGoroutines(t *testing.T) {
 	s := mustOpen(t)
 	const writers, per = 50, 20
+	appendConcurrently(t, s, writers, per)
+	checkPerSession(t, drainAll(t, s), writers, per)
+}
+
+// appendConcurrently has writers goroutines append per records each, of
+// session s<writer>, with increasing times, so each writer's order
+// survives being split across drains.
+func appendConcurrently(t *testing.T, s *spool.Spool, writers, per int) {
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
@@ -130,7 +138,6 @@ func TestAppendConcurrentGoroutines(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	checkPerSession(t, drainAll(t, s), writers, per)
 }
 
 // Processes append while a drainer takes the log away under them, again and
@@ -399,19 +406,7 @@ func TestDrainRacingAppends(t *testing.T) {
 			}
 		})
 	}
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			for i := range per {
-				// Each writer's records carry increasing times, so its
-				// order survives being split across drains.
-				if err := s.Append(rec("s"+strconv.Itoa(w), i, base)); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	appendConcurrently(t, s, writers, per)
 	close(stop)
 	drainers.Wait()
 	if _, err := s.Drain(context.Background(), collect); err != nil {

@@ -21,7 +21,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
-	"github.com/mpm-dev/mpm/pkg/spool"
 )
 
 // rawWS is a bare Engine.IO v4 websocket: the test writes and reads the
@@ -259,15 +258,4 @@ func hookInput(marker string) string {
 }
 
 // spooled is how many records wait in the hook spool in dir.
-func spooled(tb testing.TB, dir string) int {
-	tb.Helper()
-	s, err := spool.Open(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	n, err := s.Len()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
+func spooled(tb testing.TB, dir string) int { tb.Helper(); return mpmdtest.SpoolLen(tb, dir) }
