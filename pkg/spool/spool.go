@@ -29,6 +29,7 @@ package spool
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -431,18 +432,8 @@ func (s *Spool) load() ([]*source, []item, error) {
 		src.done = make([]bool, len(src.lines))
 		srcs = append(srcs, src)
 	}
-	slices.SortStableFunc(items, func(a, b item) int { return compareInt(a.at, b.at) })
+	slices.SortStableFunc(items, func(a, b item) int { return cmp.Compare(a.at, b.at) })
 	return srcs, items, nil
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // eventMillis is the record's timestamp in ms since the epoch.
