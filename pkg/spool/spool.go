@@ -27,7 +27,6 @@
 package spool
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -41,6 +40,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mpm-dev/mpm/pkg/paths"
 )
 
 // Record is one spooled event: the namespace and event name it is emitted
@@ -568,27 +569,11 @@ func (s *Spool) settle(srcs []*source) error {
 
 // rewrite replaces the file at path with lines, atomically.
 func rewrite(path string, lines [][]byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	w := bufio.NewWriter(f)
+	var b []byte
 	for _, l := range lines {
-		w.Write(l)
-		w.WriteByte('\n')
+		b = append(append(b, l...), '\n')
 	}
-	err = w.Flush()
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return paths.WriteFileAtomic(path, b, 0o600)
 }
 
 func (s *Spool) quarantineFile(name string) {
