@@ -103,19 +103,7 @@ func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, tim
 	opts.SetMultiplex(false)
 	opts.SetAutoConnect(false)
 	opts.SetTimeout(timeout)
-	auth := map[string]any{}
-	if o.Token != "" {
-		auth["token"] = o.Token
-	}
-	if o.Producer {
-		auth["producer"] = true
-	}
-	if o.SinceSeq != nil {
-		auth["since_seq"] = *o.SinceSeq
-	}
-	if o.SessionID != "" {
-		auth["session_id"] = o.SessionID
-	}
+	auth := wire.HandshakeAuth(o.Token, o.Producer, o.SinceSeq, o.SessionID)
 	opts.SetAuth(auth)
 
 	deadline := time.NewTimer(timeout)

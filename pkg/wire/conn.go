@@ -163,19 +163,7 @@ func dialOnce(ctx context.Context, t target, baseURL, ns string, o DialOptions) 
 	c.maxPayload = opn.MaxPayload
 
 	stage = "answer to the namespace handshake"
-	auth := map[string]any{}
-	if o.Token != "" {
-		auth["token"] = o.Token
-	}
-	if o.Producer {
-		auth["producer"] = true
-	}
-	if o.SinceSeq != nil {
-		auth["since_seq"] = *o.SinceSeq
-	}
-	if o.SessionID != "" {
-		auth["session_id"] = o.SessionID
-	}
+	auth := HandshakeAuth(o.Token, o.Producer, o.SinceSeq, o.SessionID)
 	a, _ := json.Marshal(auth)
 	dl, _ := ctx.Deadline()
 	if err := ws.writeFrame(opText, encodePacket(sioConnect, ns, -1, a), dl); err != nil {
@@ -228,6 +216,27 @@ func dialOnce(ctx context.Context, t target, baseURL, ns string, o DialOptions) 
 	ok = true
 	go c.readLoop()
 	return c, nil
+}
+
+// HandshakeAuth is the Socket.IO CONNECT auth object mpmd reads: token,
+// producer (a client that only emits joins no room), since_seq (replay every
+// stored event after it) and session_id (one session's events only), each
+// only when set. pkg/client sends the same.
+func HandshakeAuth(token string, producer bool, sinceSeq *int64, sessionID string) map[string]any {
+	auth := map[string]any{}
+	if token != "" {
+		auth["token"] = token
+	}
+	if producer {
+		auth["producer"] = true
+	}
+	if sinceSeq != nil {
+		auth["since_seq"] = *sinceSeq
+	}
+	if sessionID != "" {
+		auth["session_id"] = sessionID
+	}
+	return auth
 }
 
 // connectError reads a CONNECT_ERROR's data: {"message", "data": {"code"}}.
