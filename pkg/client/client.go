@@ -48,9 +48,6 @@ type (
 // Functions shared with pkg/wire.
 var (
 	Candidate      = wire.Candidate
-	CandidateFrom  = wire.CandidateFrom
 	Discover       = wire.Discover
 	DiscoverHealth = wire.DiscoverHealth
-	CheckHealth    = wire.CheckHealth
-	Int64          = wire.Int64
 )

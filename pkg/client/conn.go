@@ -34,14 +34,9 @@ type DialOptions struct {
 	// Retries is how many more attempts follow a failed one (default 0,
 	// negative means none). Refused handshakes (bad token) are not retried.
 	Retries int
-	// SkipProbe skips the TCP check that makes a refused connection fail
-	// at once; for callers that have reason to believe mpmd is up.
-	SkipProbe bool
 	// OnEvent, when set, receives every event of the namespace. It is
 	// registered before the handshake, so no replayed event is missed.
 	OnEvent Handler
-	// Polling uses HTTP long-polling instead of websocket.
-	Polling bool
 }
 
 // Conn is a connection to one namespace of mpmd.
@@ -62,12 +57,10 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 		timeout = 2 * time.Second
 	}
 	// The library reports a refused connection only when its connect
-	// timeout fires; a plain TCP dial says so in microseconds, which is
-	// what a hook with mpmd down needs.
-	if !o.SkipProbe {
-		if err := probe(ctx, baseURL, timeout); err != nil {
-			return nil, err
-		}
+	// timeout fires; a plain TCP dial says so (ErrNoDaemon) in
+	// microseconds.
+	if err := probe(ctx, baseURL, timeout); err != nil {
+		return nil, err
 	}
 	var err error
 	for attempt := 0; attempt <= max(o.Retries, 0); attempt++ {
@@ -93,11 +86,7 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 
 func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, timeout, grace time.Duration) (*Conn, error) {
 	opts := socketio.DefaultOptions()
-	if o.Polling {
-		opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.Polling))
-	} else {
-		opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.WebSocket))
-	}
+	opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.WebSocket))
 	opts.SetReconnection(false)
 	opts.SetForceNew(true)
 	opts.SetMultiplex(false)

@@ -51,7 +51,6 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 	s := &sub{t: tb, cond: make(chan struct{}, 1)}
 	do := client.DialOptions{
 		Token:          d.Token,
-		Polling:        o.polling,
 		ConnectTimeout: 4 * time.Second,
 		Retries:        3,
 		OnEvent: func(name string, data map[string]any) {
@@ -118,11 +117,7 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 func dialLib(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, string) {
 	tb.Helper()
 	opts := sio.DefaultOptions()
-	tr := engine.TransportCtor(sio.WebSocket)
-	if o.polling {
-		tr = sio.Polling
-	}
-	opts.SetTransports(types.NewSet[engine.TransportCtor](tr))
+	opts.SetTransports(types.NewSet[engine.TransportCtor](sio.Polling))
 	opts.SetReconnection(false)
 	opts.SetForceNew(true)
 	opts.SetTimeout(3 * time.Second)
@@ -208,13 +203,6 @@ func (s *sub) events() []received {
 }
 
 // named returns the received events called name.
-// count is len(s.events()) without the copy.
-func (s *sub) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.evs)
-}
-
 func (s *sub) named(name string) []received { return named(s.events(), name) }
 
 // waitFor waits until pred holds for the events received, or fails.
