@@ -14,7 +14,6 @@ import (
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 	"github.com/mpm-dev/mpm/pkg/paths"
 	"github.com/mpm-dev/mpm/pkg/settings"
-	"github.com/mpm-dev/mpm/pkg/spool"
 )
 
 // syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
@@ -249,12 +248,8 @@ func TestRelayCommandIsSilent(t *testing.T) {
 			t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want 0 and nothing", args, code, out.String(), errb.String())
 		}
 	}
-	s, err := spool.Open(filepath.Join(root, "state", "mpm", "spool"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.Len(); err != nil || n != 5 {
-		t.Errorf("%d events spooled (%v), want 5", n, err)
+	if n := spoolLen(t, root); n != 5 {
+		t.Errorf("%d events spooled, want 5", n)
 	}
 }
 

@@ -249,9 +249,12 @@ func runHook(tb testing.TB, env []string, input string) {
 
 // hookInput is a UserPromptSubmit hook input carrying marker as its prompt
 // and session.
-func hookInput(marker string) string {
+func hookInput(marker string) string { return hookInputIn("fault-"+marker, marker) }
+
+// hookInputIn is hookInput in the given session.
+func hookInputIn(session, marker string) string {
 	b, _ := json.Marshal(map[string]any{
-		"hook_event_name": "UserPromptSubmit", "session_id": "fault-" + marker,
+		"hook_event_name": "UserPromptSubmit", "session_id": session,
 		"transcript_path": "/tmp/t.jsonl", "cwd": "/tmp", "prompt": marker,
 	})
 	return string(b)

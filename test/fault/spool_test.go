@@ -1,7 +1,6 @@
 package fault_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,9 +111,5 @@ func TestHooksSpoolConcurrentlyWhileDown(t *testing.T) {
 // runHookInSession runs mpm-hook with a UserPromptSubmit of session
 // fault-sp-<s> whose prompt is marker.
 func runHookInSession(tb testing.TB, env []string, s int, marker string) {
-	b, _ := json.Marshal(map[string]any{
-		"hook_event_name": "UserPromptSubmit", "session_id": fmt.Sprintf("fault-sp-%d", s),
-		"transcript_path": "/tmp/t.jsonl", "cwd": "/tmp", "prompt": marker,
-	})
-	runHook(tb, env, string(b))
+	runHook(tb, env, hookInputIn(fmt.Sprintf("fault-sp-%d", s), marker))
 }
