@@ -97,25 +97,34 @@ func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
 func (s *Server) submit(ctx context.Context, r *request) (Result, error) {
-	if s.closing.Load() {
-		return Result{}, ErrShuttingDown
-	}
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case s.in <- r:
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
-	case <-t.C:
-		return Result{}, ErrOverloaded
-	case <-s.stopped:
-		return Result{}, ErrShuttingDown
+	if err := s.enqueue(ctx, r); err != nil {
+		return Result{}, err
 	}
 	select {
 	case resp := <-r.done:
 		return resp.res, resp.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
+	}
+}
+
+// enqueue hands r to the pipeline, waiting at most 5 s while the queue is
+// full (then ErrOverloaded).
+func (s *Server) enqueue(ctx context.Context, r *request) error {
+	if s.closing.Load() {
+		return ErrShuttingDown
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case s.in <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return ErrOverloaded
+	case <-s.stopped:
+		return ErrShuttingDown
 	}
 }
 
@@ -127,22 +136,12 @@ func (s *Server) submit(ctx context.Context, r *request) (Result, error) {
 // flight thus has them all in the queue, and one transaction stores them
 // (a waiting reader would let one event per connection into each batch).
 func (s *Server) ingestAsync(ev *event.Event, cb func(Result, error)) {
-	if err := s.validate(ev); err != nil {
+	err := s.validate(ev)
+	if err == nil {
+		err = s.enqueue(context.Background(), &request{ev: ev, cb: cb})
+	}
+	if err != nil {
 		cb(Result{}, err)
-		return
-	}
-	if s.closing.Load() {
-		cb(Result{}, ErrShuttingDown)
-		return
-	}
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case s.in <- &request{ev: ev, cb: cb}:
-	case <-t.C:
-		cb(Result{}, ErrOverloaded)
-	case <-s.stopped:
-		cb(Result{}, ErrShuttingDown)
 	}
 }
 
