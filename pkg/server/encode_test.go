@@ -20,7 +20,7 @@ func TestEncodeEventMatchesLibrary(t *testing.T) {
 			t.Fatalf("encodeEvent(%s) refused plain data", nsp)
 		}
 		want := parser.NewEncoder().Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: []any{"PreToolUse", data}})
-		if len(want) != 1 || got != "4"+want[0].String() {
+		if len(want) != 1 || string(got) != "4"+want[0].String() {
 			t.Errorf("encodeEvent(%s) = %s, library: 4%s", nsp, got, want[0].String())
 		}
 	}

@@ -346,9 +346,9 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 		s.fanOutPackets(nsp, ids, s.io.Encoder().Encode(pkt))
 		return
 	}
-	str := msg[1:]
-	var frame types.BufferInterface // for the engine path, made when needed
-	raw := []byte(msg)
+	// For the engine path (long-polling clients), made when first needed.
+	var frame types.BufferInterface
+	var str string
 	sockets := nsp.Sockets()
 	for _, id := range ids {
 		sock, ok := sockets.Load(id)
@@ -368,7 +368,7 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 			if b != nil {
 				limit = s.cfg.MaxBacklog
 			}
-			switch wt.queueMessage(raw, limit) {
+			switch wt.queueMessage(msg, limit) {
 			case 1:
 				continue
 			case 0:
@@ -382,8 +382,9 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 			continue
 		}
 		if frame == nil {
-			frame = types.NewStringBufferString(msg)
+			frame, str = types.NewStringBuffer(msg), string(msg[1:])
 		}
+		// A *strings.Reader: the engine sends any other reader as binary.
 		conn.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
 	}
 }
@@ -392,7 +393,7 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 // EVENT packet ("2") [name, payload] for namespace nsp, as the library's
 // encoder writes it, or false when payload holds anything but what decoding
 // JSON yields (the encoder may make such data a binary packet).
-func encodeEvent(nsp, name string, payload map[string]any) (string, bool) {
+func encodeEvent(nsp, name string, payload map[string]any) ([]byte, bool) {
 	b := make([]byte, 0, 512)
 	b = append(b, '4', '2')
 	if nsp != "" && nsp != "/" {
@@ -401,9 +402,9 @@ func encodeEvent(nsp, name string, payload map[string]any) (string, bool) {
 	}
 	b, err := event.AppendPlainJSON(b, []any{name, payload})
 	if err != nil || len(b)-2 > types.MaxPayloadSize {
-		return "", false
+		return nil, false
 	}
-	return string(b), true
+	return b, true
 }
 
 func (s *Server) fanOutPackets(nsp socket.Namespace, ids []socket.SocketId, encoded []types.BufferInterface) {
