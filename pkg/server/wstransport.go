@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -130,30 +129,17 @@ func (w *wsTransport) message() {
 			w._error(err)
 			return
 		}
-		switch mt {
-		case ws.BinaryMessage:
-			read := types.NewBytesBuffer(nil)
-			if _, err := read.ReadFrom(message); err != nil {
-				w._error(err)
-			} else {
-				w.OnData(read)
-			}
-		case ws.TextMessage:
-			read := types.NewStringBuffer(nil)
-			if _, err := read.ReadFrom(message); err != nil {
-				w._error(err)
-			} else {
-				w.OnData(read)
-			}
-		case ws.CloseMessage:
-			w.socket.Emit("close")
-			if c, ok := message.(io.Closer); ok {
-				_ = c.Close()
-			}
-			return
+		// gorilla's NextReader yields only text and binary messages (a
+		// close frame comes back as an error), and its readers need no
+		// closing.
+		var read types.BufferInterface = types.NewStringBuffer(nil)
+		if mt == ws.BinaryMessage {
+			read = types.NewBytesBuffer(nil)
 		}
-		if c, ok := message.(io.Closer); ok {
-			_ = c.Close()
+		if _, err := read.ReadFrom(message); err != nil {
+			w._error(err)
+		} else {
+			w.OnData(read)
 		}
 	}
 }
