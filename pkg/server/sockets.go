@@ -384,12 +384,12 @@ func (s *Server) onClientEvent(ns string, sock *socket.Socket, args []any) {
 	case len(args) == 1:
 		d, ok := args[0].(map[string]any)
 		if !ok {
-			reply(map[string]any{"error": fmt.Sprintf("event data must be one JSON object, got %s", jsonType(args[0])), "code": CodeInvalid})
+			reply(errorBody(&InputError{fmt.Errorf("event data must be one JSON object, got %s", jsonType(args[0]))}))
 			return
 		}
 		data = d
 	default:
-		reply(map[string]any{"error": "send one JSON object as the event's only argument", "code": CodeInvalid})
+		reply(errorBody(&InputError{errors.New("send one JSON object as the event's only argument")}))
 		return
 	}
 	// not waiting here: the library runs this on the connection's reader
