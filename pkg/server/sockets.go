@@ -211,7 +211,7 @@ func (s *Server) attach(ns string, sock *socket.Socket, opts *connOpts) error {
 	}
 	ctx := context.Background()
 	f := store.Filter{Namespace: ns, SessionID: opts.session, SinceSeq: opts.since, Limit: replayChunk}
-	pace := newPacer(sock)
+	pace := newPacer(sock, s.replayWindow())
 	defer pace.stop()
 	send := func(e *event.Event) error {
 		if !sock.Connected() {
@@ -253,24 +253,55 @@ func (s *Server) attach(ns string, sock *socket.Socket, opts *connOpts) error {
 // must stay under 16.
 const pollBatch = 7
 
-// pacer keeps a replay over long-polling within pollBatch events a poll by
-// waiting for the buffered events to be flushed before queueing more. Over
-// websocket (or on a nil pacer) it does nothing.
+// replayWindow is how many messages a websocket replay lets wait in the
+// client's queue (mpmd's transport, wstransport.go) before it waits for the
+// client to read: a quarter of the backlog limit, at most 1,024 (a few
+// hundred KB; the writer takes the whole queue per write).
+func (s *Server) replayWindow() int {
+	return max(1, min(1024, s.cfg.MaxBacklog/4))
+}
+
+// replayPatience is how long a replay waits for a websocket client to read
+// before it checks that the client is still there.
+const replayPatience = 200 * time.Millisecond
+
+// pacer keeps a replay at the client's pace.
 //
-// A flush sends everything buffered, so after any flush nothing queued before
-// it is waiting. Counting an event as pending before it is queued means a
-// flush can only under-count (by the one being queued), never leave the pacer
+// Over websocket it waits while window messages wait in the client's queue
+// (wsTransport.waitBelow): a replay of many thousand events to a client that
+// reads slowly — a dashboard catching up under a flood — would otherwise
+// fill the queue past the backlog limit at once, and the next live event of
+// another namespace would drop the client, which then reconnects and
+// replays again.
+//
+// Over long-polling it keeps within pollBatch events a poll by waiting for
+// the buffered events to be flushed before queueing more. A flush sends
+// everything buffered, so after any flush nothing queued before it is
+// waiting. Counting an event as pending before it is queued means a flush
+// can only under-count (by the one being queued), never leave the pacer
 // waiting for a flush that will not come.
+//
+// A nil pacer does nothing.
 type pacer struct {
+	sock   *socket.Socket
+	ws     *wsTransport
+	window int
+
 	mu      sync.Mutex
 	pending int
 	changed chan struct{}
 	active  atomic.Bool
 }
 
-func newPacer(sock *socket.Socket) *pacer {
+func newPacer(sock *socket.Socket, window int) *pacer {
 	conn := sock.Conn()
-	if conn == nil || conn.Transport() == nil || conn.Transport().Name() != "polling" {
+	if conn == nil || conn.Transport() == nil {
+		return nil
+	}
+	if wt, ok := conn.Transport().(*wsTransport); ok {
+		return &pacer{sock: sock, ws: wt, window: window}
+	}
+	if conn.Transport().Name() != "polling" {
 		return nil
 	}
 	p := &pacer{changed: make(chan struct{}, 1)}
@@ -290,10 +321,16 @@ func newPacer(sock *socket.Socket) *pacer {
 	return p
 }
 
-// queue counts an event about to be emitted, waiting first if a batch is
-// already waiting for the client's next poll.
+// queue counts an event about to be emitted, waiting first if the client
+// has enough to read (websocket) or a batch is already waiting for the
+// client's next poll (long-polling).
 func (p *pacer) queue() {
 	if p == nil {
+		return
+	}
+	if p.ws != nil {
+		for !p.ws.waitBelow(p.window, replayPatience) && p.sock.Connected() {
+		}
 		return
 	}
 	p.mu.Lock()

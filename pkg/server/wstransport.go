@@ -55,6 +55,7 @@ type wsTransport struct {
 	drains  int      // engine Sends written since the last "drain"
 	running bool     // a writer goroutine is on it
 	closed  bool
+	written chan struct{} // closed after the writer's next batch (waitBelow)
 }
 
 // wsItem is one queued message: an engine packet, or a pre-built message.
@@ -217,6 +218,7 @@ func (w *wsTransport) writer() {
 		if w.spare == nil && cap(items) <= 4096 {
 			w.spare = items[:0]
 		}
+		w.wake()
 		w.mu.Unlock()
 		if err != nil {
 			w.mu.Lock()
@@ -322,7 +324,48 @@ func (w *wsTransport) shut() {
 	w.closed = true
 	clear(w.queue)
 	w.queue = nil
+	w.wake()
 	w.mu.Unlock()
+}
+
+// waitBelow waits until fewer than n messages wait to be written, the
+// transport closed, or the wait took longer than patience (a client that
+// stopped reading: the caller checks whether it is still connected, and the
+// ping timeout ends it). It reports whether the queue is below n. A replay
+// calls it before queueing each event, so it runs at the client's reading
+// pace instead of piling thousands of messages up: a queue past the backlog
+// limit gets a client dropped at the next live event.
+func (w *wsTransport) waitBelow(n int, patience time.Duration) bool {
+	var timer *time.Timer
+	for {
+		w.mu.Lock()
+		if w.closed || len(w.queue) < n {
+			w.mu.Unlock()
+			return true
+		}
+		if w.written == nil {
+			w.written = make(chan struct{})
+		}
+		ch := w.written
+		w.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(patience)
+			defer timer.Stop()
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
+// wake releases every waitBelow; w.mu is held.
+func (w *wsTransport) wake() {
+	if w.written != nil {
+		close(w.written)
+		w.written = nil
+	}
 }
 
 // OnClose releases the queue and the connection on every close path.

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,23 +18,12 @@ import (
 // once its backlog passes the limit.
 func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 	d := mpmdtest.Start(t, mpmdtest.WithArgs("--max-backlog", "500"))
-	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
 	// join opens a plain websocket and joins /hook: the test sees mpmd's
 	// frames themselves, not a client library's view of them.
 	join := func() *websocket.Conn {
-		c, _, err := websocket.DefaultDialer.Dial(url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if _, _, err := c.ReadMessage(); err != nil { // Engine.IO open packet
-			t.Fatal(err)
-		}
-		if err := c.WriteMessage(websocket.TextMessage, []byte("40/hook,")); err != nil {
-			t.Fatal(err)
-		}
-		if _, msg, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), "40/hook,") {
-			t.Fatalf("namespace connect: %q %v", msg, err)
+		c := rawConn(t, d)
+		if msg := rawJoin(t, c, "/hook", ""); !strings.HasPrefix(msg, "40/hook,") {
+			t.Fatalf("namespace connect: %q", msg)
 		}
 		return c
 	}
@@ -106,5 +96,75 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 	code, body := d.Do(t, http.MethodGet, "/metrics", nil)
 	if code != 200 || !strings.Contains(string(body), "mpmd_slow_clients_dropped_total 1") {
 		t.Errorf("metrics do not count the drop: %d\n%s", code, body)
+	}
+}
+
+// A client that reconnects far behind (here: 3,000 events of 4 KiB, six
+// times the backlog limit) catches up without being dropped for it: mpmd
+// paces the replay to the client's reading, so the replay itself never
+// fills the client's queue past the limit, and live events of its other
+// namespaces keep flowing meanwhile. (Unpaced, the replay piled thousands
+// of messages into the queue and the next live event dropped the client,
+// which then reconnected and replayed again: a dashboard under a flood fell
+// behind by a whole namespace.)
+func TestReplayLargerThanBacklogIsPaced(t *testing.T) {
+	d := mpmdtest.Start(t, mpmdtest.WithArgs("--max-backlog", "500"))
+	payload := strings.Repeat("x", 4096)
+	const stored, live = 3000, 20
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < stored; i += 4 {
+				d.Emit(t, "hook", "stored", map[string]any{"i": i, "pad": payload})
+			}
+		}(w)
+	}
+	wg.Wait()
+
+	c := rawConn(t, d)
+	if msg := rawJoin(t, c, "/claude", ""); !strings.HasPrefix(msg, "40/claude,") {
+		t.Fatalf("/claude connect: %q", msg)
+	}
+	if msg := rawJoin(t, c, "/hook", `{"since_seq":0}`); !strings.HasPrefix(msg, "40/hook,") {
+		t.Fatalf("/hook connect: %q", msg)
+	}
+	// The client reads nothing for a second while live events arrive on
+	// /claude: the replay must wait for it, not pile up.
+	for i := 0; i < live; i++ {
+		d.Emit(t, "claude", "live", map[string]any{"i": i})
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	var hookSeqs []int64
+	liveGot := 0
+	deadline := time.Now().Add(60 * time.Second)
+	_ = c.SetReadDeadline(deadline)
+	for len(hookSeqs) < stored || liveGot < live {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d replayed and %d live events: %v (mpmd dropped the client?)", len(hookSeqs), liveGot, err)
+		}
+		switch m := string(msg); {
+		case m == "2":
+			_ = c.WriteMessage(websocket.TextMessage, []byte("3"))
+		case strings.HasPrefix(m, `42/claude,["live"`):
+			liveGot++
+		case strings.HasPrefix(m, `42/hook,["stored"`):
+			var ev []json.RawMessage
+			var data struct{ Seq int64 }
+			if err := json.Unmarshal([]byte(m[len("42/hook,"):]), &ev); err != nil || len(ev) != 2 || json.Unmarshal(ev[1], &data) != nil {
+				t.Fatalf("bad event message %.200q", m)
+			}
+			if n := len(hookSeqs); n > 0 && data.Seq <= hookSeqs[n-1] {
+				t.Fatalf("replayed seq %d after %d", data.Seq, hookSeqs[n-1])
+			}
+			hookSeqs = append(hookSeqs, data.Seq)
+		}
+	}
+	code, body := d.Do(t, http.MethodGet, "/metrics", nil)
+	if code != 200 || !strings.Contains(string(body), "mpmd_slow_clients_dropped_total 0") {
+		t.Errorf("a client that read everything was counted as dropped: %d\n%s", code, body)
 	}
 }

@@ -3,10 +3,12 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	engine "github.com/zishang520/socket.io/clients/engine/v3"
 	sio "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -276,4 +278,40 @@ func (s *sub) emitAck(name string, data any) map[string]any {
 	}
 	m, _ := args[0].(map[string]any)
 	return m
+}
+
+// rawConn opens a plain websocket to mpmd's Engine.IO endpoint and reads its
+// open packet: for tests about mpmd's frames themselves, not a client
+// library's view of them. The connection is closed when the test ends.
+func rawConn(tb testing.TB, d *mpmdtest.Daemon) *websocket.Conn {
+	tb.Helper()
+	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := c.ReadMessage(); err != nil { // Engine.IO open packet
+		tb.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	return c
+}
+
+// rawJoin sends the Socket.IO CONNECT for namespace ns with auth (a JSON
+// object, or "" for none) on c and returns mpmd's answer: "40<ns>,{sid…}"
+// when it let the client in, "44<ns>,{message…}" when it refused.
+func rawJoin(tb testing.TB, c *websocket.Conn, ns, auth string) string {
+	tb.Helper()
+	if err := c.WriteMessage(websocket.TextMessage, []byte("40"+ns+","+auth)); err != nil {
+		tb.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	_, msg, err := c.ReadMessage()
+	if err != nil {
+		tb.Fatalf("namespace %s connect: %v", ns, err)
+	}
+	return string(msg)
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
@@ -331,23 +329,10 @@ func TestSessionFilter(t *testing.T) {
 
 func TestBadSinceSeq(t *testing.T) {
 	d := mpmdtest.Start(t)
-	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
 	for _, bad := range []string{`"yesterday"`, `-5`, `1.5`, `true`} {
-		c, _, err := websocket.DefaultDialer.Dial(url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, _, err := c.ReadMessage(); err != nil { // Engine.IO open
-			t.Fatal(err)
-		}
-		if err := c.WriteMessage(websocket.TextMessage, []byte(`40/hook,{"since_seq":`+bad+`}`)); err != nil {
-			t.Fatal(err)
-		}
-		_, msg, err := c.ReadMessage()
-		c.Close()
-		if err != nil || !strings.HasPrefix(string(msg), "44/hook,") || !strings.Contains(string(msg), "invalid since_seq") {
-			t.Errorf("since_seq %s: got %q (%v), want a connect_error about since_seq", bad, msg, err)
+		msg := rawJoin(t, rawConn(t, d), "/hook", `{"since_seq":`+bad+`}`)
+		if !strings.HasPrefix(msg, "44/hook,") || !strings.Contains(msg, "invalid since_seq") {
+			t.Errorf("since_seq %s: got %q, want a connect_error about since_seq", bad, msg)
 		}
 	}
 }
