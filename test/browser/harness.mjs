@@ -154,16 +154,35 @@ export async function history(mpmd, query = {}) {
   return (await r.json()).events;
 }
 
-/** Every stored seq, by paging /api/events. */
-export async function allSeqs(mpmd) {
+/** Every stored event as {seq, ns}, by paging /api/events. */
+export async function allStored(mpmd) {
   const out = [];
   let since = 0;
   for (;;) {
     const evs = await history(mpmd, { since_seq: since, limit: 10000 });
-    for (const e of evs) out.push(e.seq);
+    for (const e of evs) out.push({ seq: e.seq, ns: e.namespace[0] === '/' ? e.namespace : `/${e.namespace}` });
     if (evs.length < 10000) return out;
     since = evs[evs.length - 1].seq;
   }
+}
+
+/** Every stored seq, by paging /api/events. */
+export async function allSeqs(mpmd) {
+  return (await allStored(mpmd)).map((e) => e.seq);
+}
+
+/**
+ * Waits until the page holds, on every namespace but /system, the newest of
+ * stored (allStored) in that namespace, with nothing left to ingest. The
+ * highest seq alone says too little: after a reconnect every namespace
+ * replays on its own, and one may still be catching up on thousands of
+ * events while another has already passed the last seq.
+ */
+export async function waitCaughtUp(page, stored, timeout) {
+  const last = {};
+  for (const e of stored) if (e.ns !== '/system') last[e.ns] = Math.max(last[e.ns] ?? 0, e.seq);
+  await page.waitForFunction((want) => window.__mpm.pending === 0 &&
+    Object.entries(want).every(([ns, seq]) => (window.__mpm.nsSeq[ns] ?? 0) >= seq), last, { timeout });
 }
 
 /**

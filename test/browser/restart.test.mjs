@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  startMpmd, tempHome, launchBrowser, openDashboard, emit, allSeqs, producer, sendMany, tid, sleep, withMpmdLog,
+  startMpmd, tempHome, launchBrowser, openDashboard, emit, allSeqs, allStored, waitCaughtUp, producer, sendMany, tid, sleep, withMpmdLog,
 } from './harness.mjs';
 
 const home = tempHome();
@@ -17,6 +17,10 @@ after(async () => {
   await mpmd?.stop();
   home.cleanup();
 });
+
+// Page errors a restart causes by design: the browser logs its failed
+// reconnection attempts while mpmd is away.
+const unexpected = (errors) => errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(e));
 
 // The page's events as [seq, namespace, event].
 const pageEvents = (page) => page.evaluate(() => window.__mpm.events());
@@ -49,7 +53,7 @@ test('mpmd restarted under the open page: indicator, then no event lost or doubl
   const prod = await producer(mpmd, '/hook');
   await sendMany(prod, 200, (i) => ['pre_tool', { session_id: 'sess-restart', hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_use_id: `tu-a-${i}`, tool_input: { command: `echo ${i}` } }]);
   prod.close();
-  await page.waitForFunction((n) => window.__mpm.maxSeq >= n, (await allSeqs(mpmd)).at(-1), { timeout: 5000 });
+  await waitCaughtUp(page, await allStored(mpmd), 5000);
   assertSameSeqs(await pageEvents(page), await allSeqs(mpmd), 'before the restart');
 
   // Stop mpmd: the indicator must say so.
@@ -74,12 +78,10 @@ test('mpmd restarted under the open page: indicator, then no event lost or doubl
   await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
   await sendMany(prod2, 300, (i) => ['user_prompt', { session_id: 'sess-restart', hook_event_name: 'UserPromptSubmit', prompt: `after reconnect ${i}` }]);
   prod2.close();
-  const want = await allSeqs(mpmd);
-  await page.waitForFunction((n) => window.__mpm.maxSeq >= n && window.__mpm.pending === 0, want.at(-1), { timeout: 10000 });
+  await waitCaughtUp(page, await allStored(mpmd), 10000);
   await sleep(300); // anything extra (a duplicate) would arrive now
   assertSameSeqs(await pageEvents(page), await allSeqs(mpmd), 'after the restart');
-  const errs = page.errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(e));
-  assert.deepEqual(errs, []);
+  assert.deepEqual(unexpected(page.errors), []);
 }));
 
 test('mpmd restarted with an empty in-memory store: the page starts over from its first event', async () => {
@@ -106,7 +108,7 @@ test('mpmd restarted with an empty in-memory store: the page starts over from it
     const want = await allSeqs(mem);
     assert.ok(want.includes(fresh[0]) && want.includes(more));
     assert.deepEqual(got, want, 'exactly the new store\'s events, each once, none of the old');
-    assert.deepEqual(page.errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(e)), []);
+    assert.deepEqual(unexpected(page.errors), []);
     await page.context().close();
   } finally {
     await mem.stop();
