@@ -92,6 +92,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
+	opts.SetAdapter(roomAdapterBuilder{})
 	opts.SetMaxHttpBufferSize(MaxBodyBytes)
 	opts.SetCors(s.engineCors())
 	opts.SetAllowRequest(s.allowRequest)

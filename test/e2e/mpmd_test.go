@@ -600,8 +600,10 @@ func TestPprofFlag(t *testing.T) {
 func TestLiveFromConnectNoWindow(t *testing.T) {
 	d := mpmdtest.Start(t)
 	for i := 0; i < 40; i++ {
-		s, _ := dial(t, d, "/claude", dialOpts{polling: i%2 == 1})
+		polling := i%2 == 1
+		s, _ := dial(t, d, "/claude", dialOpts{polling: polling})
 		_, id := d.Emit(t, "claude", "right_after_connect", map[string]any{"i": i})
+		t.Logf("connect %d (polling %v): emitted %s", i, polling, id)
 		got := s.waitNamed("right_after_connect", 1)
 		if got[len(got)-1].Data["event_id"] != id {
 			t.Fatalf("connect %d: got %v, want the event emitted right after connecting", i, got)
