@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	engine "github.com/zishang520/socket.io/clients/engine/v3"
-	sio "github.com/zishang520/socket.io/clients/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
@@ -23,18 +20,36 @@ type received struct {
 	Data map[string]any
 }
 
-// sub is a Socket.IO client (pkg/client, which works around the Go client
-// library's connect races) connected to one namespace that records every
-// event it receives.
+// sub is a Socket.IO client connected to one namespace that records every
+// event it receives: over websocket pkg/client (the Go client library, with
+// its connect races worked around), over long-polling pollClient.
 type sub struct {
 	t    testing.TB
 	conn *client.Conn
-	// libSock is the polling client's socket (pkg/client speaks websocket
-	// only reliably; polling goes through the library directly).
-	libSock *sio.Socket
-	mu      sync.Mutex
-	evs     []received
-	cond    chan struct{} // signalled on every event
+	poll *pollClient
+	mu   sync.Mutex
+	evs  []received
+	cond chan struct{} // signalled on every event
+}
+
+// add records one received event.
+func (s *sub) add(name string, data map[string]any) {
+	s.mu.Lock()
+	s.evs = append(s.evs, received{name, data})
+	s.mu.Unlock()
+	select {
+	case s.cond <- struct{}{}:
+	default:
+	}
+}
+
+// close disconnects the client.
+func (s *sub) close() {
+	if s.poll != nil {
+		s.poll.close()
+		return
+	}
+	s.conn.Close()
 }
 
 type dialOpts struct {
@@ -48,22 +63,14 @@ type dialOpts struct {
 func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, string) {
 	tb.Helper()
 	if o.polling {
-		return dialLib(tb, d, ns, o)
+		return dialPolling(tb, d, ns, o)
 	}
 	s := &sub{t: tb, cond: make(chan struct{}, 1)}
 	do := client.DialOptions{
 		Token:          d.Token,
 		ConnectTimeout: 4 * time.Second,
 		Retries:        3,
-		OnEvent: func(name string, data map[string]any) {
-			s.mu.Lock()
-			s.evs = append(s.evs, received{name, data})
-			s.mu.Unlock()
-			select {
-			case s.cond <- struct{}{}:
-			default:
-			}
-		},
+		OnEvent:        s.add,
 	}
 	if tok, ok := o.auth["token"].(string); ok {
 		do.Token = tok
@@ -112,89 +119,6 @@ func dial(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, strin
 	s.conn = conn
 	tb.Cleanup(conn.Close)
 	return s, ""
-}
-
-// dialLib (polling) connects with the library directly and waits for the connection (or, with expectErr, for
-// the connect_error, whose message it returns).
-func dialLib(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, string) {
-	tb.Helper()
-	opts := sio.DefaultOptions()
-	opts.SetTransports(types.NewSet[engine.TransportCtor](sio.Polling))
-	opts.SetReconnection(false)
-	opts.SetForceNew(true)
-	opts.SetTimeout(3 * time.Second)
-	auth := map[string]any{}
-	for k, v := range o.auth {
-		auth[k] = v
-	}
-	if _, ok := auth["token"]; !ok && d.Token != "" {
-		auth["token"] = d.Token
-	}
-	opts.SetAuth(auth)
-	s := &sub{t: tb, cond: make(chan struct{}, 1)}
-	for attempt := 0; attempt < 3; attempt++ {
-		sock, err := sio.Connect(d.URL+ns, opts)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		result := make(chan string, 2)
-		sock.On("connect", func(...any) { result <- "" })
-		sock.On("connect_error", func(a ...any) {
-			msg := "connect_error"
-			if len(a) > 0 {
-				if e, ok := a[0].(error); ok {
-					msg = e.Error()
-				}
-			}
-			result <- msg
-		})
-		// Record only what this attempt's socket receives: a failed attempt
-		// that the server saw connect must not add its events to the next.
-		s.mu.Lock()
-		s.libSock = sock
-		s.mu.Unlock()
-		sock.OnAny(func(a ...any) {
-			if len(a) == 0 {
-				return
-			}
-			name, _ := a[0].(string)
-			var data map[string]any
-			if len(a) > 1 {
-				data, _ = a[1].(map[string]any)
-			}
-			s.mu.Lock()
-			if s.libSock == sock {
-				s.evs = append(s.evs, received{name, data})
-			}
-			s.mu.Unlock()
-			select {
-			case s.cond <- struct{}{}:
-			default:
-			}
-		})
-		select {
-		case msg := <-result:
-			if msg == "timeout" {
-				sock.Disconnect() // the client's rare connect race: try again
-				continue
-			}
-			if msg != "" && !o.expectErr {
-				sock.Disconnect()
-				tb.Fatalf("connect %s: %s", ns, msg)
-			}
-			if msg == "" && o.expectErr {
-				sock.Disconnect()
-				tb.Fatalf("connect %s: connected, want a connect_error", ns)
-			}
-			tb.Cleanup(func() { sock.Disconnect() })
-			return s, msg
-		case <-time.After(4 * time.Second):
-			tb.Logf("connect %s: no answer in 4 s (attempt %d); trying again", ns, attempt+1)
-			sock.Disconnect() // the client's rare connect race: try again
-		}
-	}
-	tb.Fatalf("connect %s: no answer in 3 attempts", ns)
-	return nil, ""
 }
 
 // events returns a copy of what was received so far.
@@ -253,22 +177,15 @@ func seqOf(tb testing.TB, data map[string]any) int64 {
 // emitAck emits with an ack and returns the ack's first argument.
 func (s *sub) emitAck(name string, data any) map[string]any {
 	s.t.Helper()
-	if s.libSock != nil {
-		res := make(chan map[string]any, 1)
-		s.libSock.Timeout(5*time.Second).EmitWithAck(name, data)(func(a []any, err error) {
-			if err != nil {
-				s.t.Errorf("emit %s: %v", name, err)
-				res <- nil
-				return
-			}
-			m, _ := a[0].(map[string]any)
-			res <- m
-		})
-		return <-res
+	var args []any
+	var err error
+	if s.poll != nil {
+		args, err = s.poll.request(name, data)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		args, err = s.conn.Request(ctx, name, data)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	args, err := s.conn.Request(ctx, name, data)
 	if err != nil {
 		s.t.Errorf("emit %s: %v", name, err)
 		return nil

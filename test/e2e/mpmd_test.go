@@ -608,11 +608,7 @@ func TestLiveFromConnectNoWindow(t *testing.T) {
 		if got[len(got)-1].Data["event_id"] != id {
 			t.Fatalf("connect %d: got %v, want the event emitted right after connecting", i, got)
 		}
-		if s.conn != nil {
-			s.conn.Close()
-		} else {
-			s.libSock.Disconnect()
-		}
+		s.close()
 	}
 }
 
