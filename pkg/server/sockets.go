@@ -22,7 +22,8 @@ type connOpts struct {
 	since    int64 // replay events with seq > since; -1: no replay
 	session  string
 	producer bool
-	backlog  *backlog // of the client's connection; nil for producers
+	backlog  *backlog     // of the client's connection; nil for producers
+	joining  *wsTransport // holds the connection's next packet until the join is recorded (beginConnect)
 }
 
 // setupNamespaces creates the eight namespaces (and guards "/"), each with
@@ -30,7 +31,11 @@ type connOpts struct {
 // created here, from the fixed list: io.Of creates whatever it is given.
 func (s *Server) setupNamespaces() {
 	s.io.Use(s.handshake)
-	_ = s.io.Sockets().On("connection", func(args ...any) {})
+	_ = s.io.Sockets().On("connection", func(args ...any) {
+		if sock, ok := args[0].(*socket.Socket); ok {
+			joined(sock)
+		}
+	})
 	for _, name := range event.Namespaces {
 		nsp := s.io.Of(name, nil)
 		nsp.Use(s.handshake)
@@ -95,8 +100,24 @@ func (s *Server) handshake(sock *socket.Socket, next func(*socket.ExtendedError)
 		opts.since = s.store.LastSeq()
 		s.bmu.Unlock()
 	}
+	if conn := sock.Conn(); conn != nil {
+		if wt, ok := conn.Transport().(*wsTransport); ok {
+			wt.beginConnect()
+			opts.joining = wt
+		}
+	}
 	sock.SetData(opts)
 	next(nil)
+}
+
+// joined tells sock's transport that the library has recorded its join
+// (the connection handler runs after that): the transport's reader may go
+// on (wsTransport.beginConnect).
+func joined(sock *socket.Socket) {
+	if o, _ := sock.Data().(*connOpts); o != nil && o.joining != nil {
+		o.joining.endConnect()
+		o.joining = nil
+	}
 }
 
 // refusal is a connect_error. Its data is never nil: the Go client rejects a
@@ -161,6 +182,7 @@ func bearer(h string) string {
 }
 
 func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
+	joined(sock)
 	opts, _ := sock.Data().(*connOpts)
 	if opts == nil {
 		opts = &connOpts{since: -1}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ws "github.com/gorilla/websocket"
@@ -56,6 +57,12 @@ type wsTransport struct {
 	running bool     // a writer goroutine is on it
 	closed  bool
 	written chan struct{} // closed after the writer's next batch (waitBelow)
+
+	// Namespace CONNECTs let through by mpmd's handshake whose join the
+	// library has not yet recorded (beginConnect, endConnect): the reader
+	// holds the next message until there are none.
+	connecting atomic.Int32
+	joined     chan struct{} // closed when connecting drops to zero
 }
 
 // wsItem is one queued message: an engine packet, or a pre-built message.
@@ -137,6 +144,7 @@ func (w *wsTransport) message() {
 		if mt == ws.BinaryMessage {
 			read = types.NewBytesBuffer(nil)
 		}
+		w.waitConnects()
 		if _, err := read.ReadFrom(message); err != nil {
 			w._error(err)
 		} else {
@@ -325,6 +333,10 @@ func (w *wsTransport) shut() {
 	clear(w.queue)
 	w.queue = nil
 	w.wake()
+	if w.joined != nil {
+		close(w.joined)
+		w.joined = nil
+	}
 	w.mu.Unlock()
 }
 
@@ -356,6 +368,66 @@ func (w *wsTransport) waitBelow(n int, patience time.Duration) bool {
 		case <-ch:
 		case <-timer.C:
 			return false
+		}
+	}
+}
+
+// beginConnect counts a namespace CONNECT that mpmd's handshake lets
+// through; endConnect (from mpmd's connection handler) counts it off.
+//
+// The library acknowledges the CONNECT (from the socket's task queue) before
+// it records the namespace as joined, and reads the connection's next
+// packets meanwhile (from this transport's reader): an EVENT for that
+// namespace read in between finds it not joined, and the library closes the
+// whole connection ("invalid state"). A client that emits as soon as it
+// has the answer — mpm-hook does — lost its connection that way now and
+// then on a busy machine, and one that emits without waiting for the
+// answer every time. So the reader holds the next message until every
+// CONNECT let through has been recorded (waitConnects). The handshake runs
+// on the reader's own goroutine, so the count is up before the reader reads
+// on.
+func (w *wsTransport) beginConnect() { w.connecting.Add(1) }
+
+func (w *wsTransport) endConnect() {
+	if w.connecting.Add(-1) > 0 {
+		return
+	}
+	w.mu.Lock()
+	if w.joined != nil {
+		close(w.joined)
+		w.joined = nil
+	}
+	w.mu.Unlock()
+}
+
+// connectPatience bounds how long the reader holds a message for a join:
+// a CONNECT the library dropped (its connection closed meanwhile) is never
+// counted off.
+const connectPatience = 5 * time.Second
+
+// waitConnects waits until no CONNECT is waiting to be recorded, the
+// transport closed, or connectPatience passed.
+func (w *wsTransport) waitConnects() {
+	if w.connecting.Load() <= 0 {
+		return
+	}
+	timer := time.NewTimer(connectPatience)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		if w.connecting.Load() <= 0 || w.closed {
+			w.mu.Unlock()
+			return
+		}
+		if w.joined == nil {
+			w.joined = make(chan struct{})
+		}
+		ch := w.joined
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			return
 		}
 	}
 }

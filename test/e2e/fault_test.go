@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -166,5 +167,49 @@ func TestReplayLargerThanBacklogIsPaced(t *testing.T) {
 	code, body := d.Do(t, http.MethodGet, "/metrics", nil)
 	if code != 200 || !strings.Contains(string(body), "mpmd_slow_clients_dropped_total 0") {
 		t.Errorf("a client that read everything was counted as dropped: %d\n%s", code, body)
+	}
+}
+
+// A client may emit the moment it has asked to join a namespace: here the
+// CONNECT and the first EVENT go out back to back, before mpmd's answer.
+// The Socket.IO library acknowledges a CONNECT before it records the
+// namespace as joined, and closes the whole connection ("invalid state")
+// when an EVENT for the namespace is read in between — for a client that
+// waits for the answer (mpm-hook emits as soon as it has it) that was a rare
+// race on a busy machine; this makes it happen every time unless mpmd holds
+// the connection's next packet until the join is recorded.
+func TestEmitRightAfterConnect(t *testing.T) {
+	d := mpmdtest.Start(t)
+	for i := 0; i < 30; i++ {
+		c := rawConn(t, d)
+		ev := fmt.Sprintf(`42/hook,1["right_after",{"event_id":"rac-%d"}]`, i)
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`40/hook,{"producer":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteMessage(websocket.TextMessage, []byte(ev)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var joined, acked bool
+		for !joined || !acked {
+			_, msg, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("connect %d: %v (joined %v, acked %v): mpmd closed the connection", i, err, joined, acked)
+			}
+			m := string(msg)
+			switch {
+			case strings.HasPrefix(m, "40/hook,"):
+				joined = true
+			case strings.HasPrefix(m, "43/hook,1["):
+				if !strings.Contains(m, `"seq"`) {
+					t.Fatalf("connect %d: ack %s, want a seq", i, m)
+				}
+				acked = true
+			}
+		}
+		c.Close()
+	}
+	if n := len(d.Events(t, "namespace=hook&event=right_after")); n != 30 {
+		t.Errorf("%d events stored, want 30", n)
 	}
 }
