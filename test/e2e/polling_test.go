@@ -118,6 +118,12 @@ func (p *pollClient) do(method, url, body string) (string, error) {
 func (p *pollClient) run(s *sub, result chan<- string) {
 	defer close(p.done)
 	prefix := func(t string) string { return t + p.ns + "," }
+	answer := func(msg string) {
+		select {
+		case result <- msg:
+		default: // only the first answer counts
+		}
+	}
 	for {
 		body, err := p.do(http.MethodGet, p.url, "")
 		if err != nil {
@@ -130,11 +136,11 @@ func (p *pollClient) run(s *sub, result chan<- string) {
 			case pkt == "1":
 				return
 			case strings.HasPrefix(pkt, prefix("40")):
-				result <- ""
+				answer("")
 			case strings.HasPrefix(pkt, prefix("44")):
 				var e struct{ Message string }
 				_ = json.Unmarshal([]byte(pkt[len(prefix("44")):]), &e)
-				result <- e.Message
+				answer(e.Message)
 			case strings.HasPrefix(pkt, prefix("42")):
 				var args []json.RawMessage
 				var name string
