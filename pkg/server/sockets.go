@@ -296,8 +296,9 @@ const replayPatience = 200 * time.Millisecond
 // another namespace would drop the client, which then reconnects and
 // replays again.
 //
-// Over long-polling it keeps within pollBatch events a poll by waiting for
-// the buffered events to be flushed before queueing more. A flush sends
+// Over long-polling (until the client upgrades; from then on as over
+// websocket) it keeps within pollBatch events a poll by waiting for the
+// buffered events to be flushed before queueing more. A flush sends
 // everything buffered, so after any flush nothing queued before it is
 // waiting. Counting an event as pending before it is queued means a flush
 // can only under-count (by the one being queued), never leave the pacer
@@ -320,13 +321,15 @@ func newPacer(sock *socket.Socket, window int) *pacer {
 	if conn == nil || conn.Transport() == nil {
 		return nil
 	}
+	p := &pacer{sock: sock, window: window}
 	if wt, ok := conn.Transport().(*wsTransport); ok {
-		return &pacer{sock: sock, ws: wt, window: window}
+		p.ws = wt
+		return p
 	}
 	if conn.Transport().Name() != "polling" {
 		return nil
 	}
-	p := &pacer{changed: make(chan struct{}, 1)}
+	p.changed = make(chan struct{}, 1)
 	p.active.Store(true)
 	_ = conn.On("flush", func(...any) {
 		if !p.active.Load() {
@@ -349,6 +352,14 @@ func newPacer(sock *socket.Socket, window int) *pacer {
 func (p *pacer) queue() {
 	if p == nil {
 		return
+	}
+	if p.ws == nil {
+		// A long-polling client that upgraded meanwhile: its packets now
+		// go to the websocket's queue, and every engine flush empties the
+		// polling count at once.
+		if wt, ok := p.sock.Conn().Transport().(*wsTransport); ok {
+			p.ws = wt
+		}
 	}
 	if p.ws != nil {
 		for !p.ws.waitBelow(p.window, replayPatience) && p.sock.Connected() {

@@ -56,7 +56,7 @@ type wsTransport struct {
 	drains  int      // engine Sends written since the last "drain"
 	running bool     // a writer goroutine is on it
 	closed  bool
-	written chan struct{} // closed after the writer's next batch (waitBelow)
+	written chan struct{} // closed when the writer next takes the queue (waitBelow)
 
 	// Namespace CONNECTs let through by mpmd's handshake whose join the
 	// library has not yet recorded (beginConnect, endConnect): the reader
@@ -174,8 +174,14 @@ func (w *wsTransport) Send(packets []*packet.Packet) {
 // that stopped reading). It returns 1 when queued, 0 when over the limit,
 // and -1 when the transport does not take messages this way (closed, or an
 // upgraded connection): the caller then goes through the engine.
+//
+// An upgraded connection's messages come through the engine (which may
+// hold packets back while upgrading), but they end up in this queue all the
+// same, so its length says how far behind that client is too: over the
+// limit it is 0 for them as well. (The engine's "flush" count that
+// backlog.go keeps falls back to zero on every Send once upgraded.)
 func (w *wsTransport) queueMessage(msg []byte, limit int) int {
-	if w.upgraded || w.PerMessageDeflate() != nil {
+	if w.PerMessageDeflate() != nil {
 		return -1
 	}
 	w.mu.Lock()
@@ -186,6 +192,10 @@ func (w *wsTransport) queueMessage(msg []byte, limit int) int {
 	if len(w.queue) >= limit {
 		w.mu.Unlock()
 		return 0
+	}
+	if w.upgraded {
+		w.mu.Unlock()
+		return -1
 	}
 	w.queue = append(w.queue, wsItem{msg: msg})
 	w.kick()
@@ -219,6 +229,9 @@ func (w *wsTransport) writer() {
 			w.mu.Unlock()
 			return
 		}
+		// The queue is empty again: a waiting replay may queue its next
+		// window while this batch is written.
+		w.wake()
 		w.mu.Unlock()
 		err := w.write(items)
 		clear(items)
@@ -226,7 +239,6 @@ func (w *wsTransport) writer() {
 		if w.spare == nil && cap(items) <= 4096 {
 			w.spare = items[:0]
 		}
-		w.wake()
 		w.mu.Unlock()
 		if err != nil {
 			w.mu.Lock()

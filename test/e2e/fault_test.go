@@ -124,30 +124,42 @@ func TestReplayLargerThanBacklogIsPaced(t *testing.T) {
 	}
 	wg.Wait()
 
-	c := rawConn(t, d)
-	if msg := rawJoin(t, c, "/claude", ""); !strings.HasPrefix(msg, "40/claude,") {
-		t.Fatalf("/claude connect: %q", msg)
-	}
-	if msg := rawJoin(t, c, "/hook", `{"since_seq":0}`); !strings.HasPrefix(msg, "40/hook,") {
-		t.Fatalf("/hook connect: %q", msg)
-	}
-	// The client reads nothing for a second while live events arrive on
-	// /claude: the replay must wait for it, not pile up.
+	// Over websocket from the start, and (the Node and Python clients'
+	// default) over long-polling first: the replay starts paced by polls,
+	// and must switch to the websocket's pace when the client upgrades.
+	t.Run("websocket", func(t *testing.T) {
+		c := rawConn(t, d)
+		if msg := rawJoin(t, c, "/claude", ""); !strings.HasPrefix(msg, "40/claude,") {
+			t.Fatalf("/claude connect: %q", msg)
+		}
+		if msg := rawJoin(t, c, "/hook", `{"since_seq":0}`); !strings.HasPrefix(msg, "40/hook,") {
+			t.Fatalf("/hook connect: %q", msg)
+		}
+		catchUp(t, d, c, nil, stored, live)
+	})
+	t.Run("upgraded", func(t *testing.T) {
+		c, early := upgradedJoin(t, d, "/hook", `{"since_seq":0}`)
+		if msg := rawJoin(t, c, "/claude", "", &early); !strings.HasPrefix(msg, "40/claude,") {
+			t.Fatalf("/claude connect: %q", msg)
+		}
+		catchUp(t, d, c, early, stored, live)
+	})
+}
+
+// catchUp has the client c (joined to /claude live and to /hook replaying
+// stored events, some of which came already as early) read nothing for a
+// second while live /claude events arrive, then read until it has every
+// stored event in seq order and every live one, failing if mpmd drops it.
+func catchUp(t *testing.T, d *mpmdtest.Daemon, c *websocket.Conn, early []string, stored, live int) {
+	t.Helper()
 	for i := 0; i < live; i++ {
 		d.Emit(t, "claude", "live", map[string]any{"i": i})
 		time.Sleep(50 * time.Millisecond)
 	}
-
 	var hookSeqs []int64
 	liveGot := 0
-	deadline := time.Now().Add(60 * time.Second)
-	_ = c.SetReadDeadline(deadline)
-	for len(hookSeqs) < stored || liveGot < live {
-		_, msg, err := c.ReadMessage()
-		if err != nil {
-			t.Fatalf("after %d replayed and %d live events: %v (mpmd dropped the client?)", len(hookSeqs), liveGot, err)
-		}
-		switch m := string(msg); {
+	handle := func(m string) {
+		switch {
 		case m == "2":
 			_ = c.WriteMessage(websocket.TextMessage, []byte("3"))
 		case strings.HasPrefix(m, `42/claude,["live"`):
@@ -163,6 +175,17 @@ func TestReplayLargerThanBacklogIsPaced(t *testing.T) {
 			}
 			hookSeqs = append(hookSeqs, data.Seq)
 		}
+	}
+	for _, m := range early {
+		handle(m)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	for len(hookSeqs) < stored || liveGot < live {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d replayed and %d live events: %v (mpmd dropped the client?)", len(hookSeqs), liveGot, err)
+		}
+		handle(string(msg))
 	}
 	code, body := d.Do(t, http.MethodGet, "/metrics", nil)
 	if code != 200 || !strings.Contains(string(body), "mpmd_slow_clients_dropped_total 0") {
@@ -211,5 +234,29 @@ func TestEmitRightAfterConnect(t *testing.T) {
 	}
 	if n := len(d.Events(t, "namespace=hook&event=right_after")); n != 30 {
 		t.Errorf("%d events stored, want 30", n)
+	}
+}
+
+// A client that came as long-polling and upgraded to websocket (the Node
+// and Python clients' default) and then stops reading is dropped like any
+// other: its messages reach mpmd's websocket queue through the engine, and
+// that queue is bounded by --max-backlog too.
+func TestUpgradedSlowClientIsDropped(t *testing.T) {
+	d := mpmdtest.Start(t, mpmdtest.WithArgs("--max-backlog", "500"))
+	upgradedJoin(t, d, "/hook", "{}") // from here on this client never reads
+	if got := d.Health(t)["clients"]; got != float64(1) {
+		t.Fatalf("clients = %v, want 1", got)
+	}
+	payload := strings.Repeat("x", 4096)
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; d.Health(t)["clients"] != float64(0); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d events of 4 KiB the upgraded client that stopped reading was not dropped", i)
+		}
+		d.Emit(t, "hook", "flood", map[string]any{"i": i, "pad": payload})
+	}
+	code, body := d.Do(t, http.MethodGet, "/metrics", nil)
+	if code != 200 || !strings.Contains(string(body), "mpmd_slow_clients_dropped_total 1") {
+		t.Errorf("metrics do not count the drop: %d\n%s", code, body)
 	}
 }

@@ -218,17 +218,25 @@ func rawConn(tb testing.TB, d *mpmdtest.Daemon) *websocket.Conn {
 
 // rawJoin sends the Socket.IO CONNECT for namespace ns with auth (a JSON
 // object, or "" for none) on c and returns mpmd's answer: "40<ns>,{sid…}"
-// when it let the client in, "44<ns>,{message…}" when it refused.
-func rawJoin(tb testing.TB, c *websocket.Conn, ns, auth string) string {
+// when it let the client in, "44<ns>,{message…}" when it refused. Messages
+// that come before the answer (events of namespaces c already joined) are
+// added to *before when before is not nil, and are an error otherwise.
+func rawJoin(tb testing.TB, c *websocket.Conn, ns, auth string, before ...*[]string) string {
 	tb.Helper()
 	if err := c.WriteMessage(websocket.TextMessage, []byte("40"+ns+","+auth)); err != nil {
 		tb.Fatal(err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	defer c.SetReadDeadline(time.Time{})
-	_, msg, err := c.ReadMessage()
-	if err != nil {
-		tb.Fatalf("namespace %s connect: %v", ns, err)
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			tb.Fatalf("namespace %s connect: %v", ns, err)
+		}
+		m := string(msg)
+		if strings.HasPrefix(m, "40"+ns+",") || strings.HasPrefix(m, "44"+ns+",") || len(before) == 0 {
+			return m
+		}
+		*before[0] = append(*before[0], m)
 	}
-	return string(msg)
 }

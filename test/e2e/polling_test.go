@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
 
@@ -205,4 +207,49 @@ func (p *pollClient) close() {
 	}
 	p.cancel()
 	<-p.done
+}
+
+// upgradedJoin connects the way the Node and Python clients do by default:
+// long-polling first, joins ns with auth (a JSON object), then upgrades the
+// connection to websocket (probe "2probe"/"3probe", then "5"). It returns
+// the websocket, on which the connection's packets now come, and the
+// packets that came over polling after the join's answer.
+func upgradedJoin(tb testing.TB, d *mpmdtest.Daemon, ns, auth string) (*websocket.Conn, []string) {
+	tb.Helper()
+	base := d.URL + "/socket.io/?EIO=4&transport=polling"
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	p := &pollClient{ns: ns, hc: &http.Client{}, ctx: ctx, cancel: cancel}
+	open, err := p.do(http.MethodGet, base, "")
+	var hs struct{ Sid string }
+	if err != nil || !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs) != nil {
+		tb.Fatalf("polling handshake: %q %v", open, err)
+	}
+	p.url = base + "&sid=" + hs.Sid
+	if _, err := p.do(http.MethodPost, p.url, "40"+ns+","+auth); err != nil {
+		tb.Fatal(err)
+	}
+	msg, err := p.do(http.MethodGet, p.url, "")
+	if err != nil || !strings.HasPrefix(msg, "40"+ns+",") {
+		tb.Fatalf("polling connect %s: %.200q %v", ns, msg, err)
+	}
+	early := strings.Split(msg, "\x1e")[1:]
+	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket&sid=" + hs.Sid
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	if err := c.WriteMessage(websocket.TextMessage, []byte("2probe")); err != nil {
+		tb.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "3probe" {
+		tb.Fatalf("upgrade probe: %q %v", msg, err)
+	}
+	if err := c.WriteMessage(websocket.TextMessage, []byte("5")); err != nil {
+		tb.Fatal(err)
+	}
+	return c, early
 }
