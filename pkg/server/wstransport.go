@@ -56,13 +56,12 @@ type wsTransport struct {
 	drains  int      // engine Sends written since the last "drain"
 	running bool     // a writer goroutine is on it
 	closed  bool
-	written chan struct{} // closed when the writer next takes the queue (waitBelow)
+	changed chan struct{} // closed by wake (queue taken, join recorded, shut); waitUntil waits on it
 
 	// Namespace CONNECTs let through by mpmd's handshake whose join the
 	// library has not yet recorded (beginConnect, endConnect): the reader
 	// holds the next message until there are none.
 	connecting atomic.Int32
-	joined     chan struct{} // closed when connecting drops to zero
 }
 
 // wsItem is one queued message: an engine packet, or a pre-built message.
@@ -345,32 +344,24 @@ func (w *wsTransport) shut() {
 	clear(w.queue)
 	w.queue = nil
 	w.wake()
-	if w.joined != nil {
-		close(w.joined)
-		w.joined = nil
-	}
 	w.mu.Unlock()
 }
 
-// waitBelow waits until fewer than n messages wait to be written, the
-// transport closed, or the wait took longer than patience (a client that
-// stopped reading: the caller checks whether it is still connected, and the
-// ping timeout ends it). It reports whether the queue is below n. A replay
-// calls it before queueing each event, so it runs at the client's reading
-// pace instead of piling thousands of messages up: a queue past the backlog
-// limit gets a client dropped at the next live event.
-func (w *wsTransport) waitBelow(n int, patience time.Duration) bool {
+// waitUntil waits until cond (checked under w.mu) holds or the transport
+// closed, and reports true, or until patience passed, and reports false.
+// It rechecks cond whenever the transport wakes its waiters (wake).
+func (w *wsTransport) waitUntil(cond func() bool, patience time.Duration) bool {
 	var timer *time.Timer
 	for {
 		w.mu.Lock()
-		if w.closed || len(w.queue) < n {
+		if w.closed || cond() {
 			w.mu.Unlock()
 			return true
 		}
-		if w.written == nil {
-			w.written = make(chan struct{})
+		if w.changed == nil {
+			w.changed = make(chan struct{})
 		}
-		ch := w.written
+		ch := w.changed
 		w.mu.Unlock()
 		if timer == nil {
 			timer = time.NewTimer(patience)
@@ -382,6 +373,17 @@ func (w *wsTransport) waitBelow(n int, patience time.Duration) bool {
 			return false
 		}
 	}
+}
+
+// waitBelow waits until fewer than n messages wait to be written, the
+// transport closed, or the wait took longer than patience (a client that
+// stopped reading: the caller checks whether it is still connected, and the
+// ping timeout ends it). It reports whether the queue is below n. A replay
+// calls it before queueing each event, so it runs at the client's reading
+// pace instead of piling thousands of messages up: a queue past the backlog
+// limit gets a client dropped at the next live event.
+func (w *wsTransport) waitBelow(n int, patience time.Duration) bool {
+	return w.waitUntil(func() bool { return len(w.queue) < n }, patience)
 }
 
 // beginConnect counts a namespace CONNECT that mpmd's handshake lets
@@ -405,10 +407,7 @@ func (w *wsTransport) endConnect() {
 		return
 	}
 	w.mu.Lock()
-	if w.joined != nil {
-		close(w.joined)
-		w.joined = nil
-	}
+	w.wake()
 	w.mu.Unlock()
 }
 
@@ -420,35 +419,16 @@ const connectPatience = 5 * time.Second
 // waitConnects waits until no CONNECT is waiting to be recorded, the
 // transport closed, or connectPatience passed.
 func (w *wsTransport) waitConnects() {
-	if w.connecting.Load() <= 0 {
-		return
-	}
-	timer := time.NewTimer(connectPatience)
-	defer timer.Stop()
-	for {
-		w.mu.Lock()
-		if w.connecting.Load() <= 0 || w.closed {
-			w.mu.Unlock()
-			return
-		}
-		if w.joined == nil {
-			w.joined = make(chan struct{})
-		}
-		ch := w.joined
-		w.mu.Unlock()
-		select {
-		case <-ch:
-		case <-timer.C:
-			return
-		}
+	if w.connecting.Load() > 0 {
+		w.waitUntil(func() bool { return w.connecting.Load() <= 0 }, connectPatience)
 	}
 }
 
-// wake releases every waitBelow; w.mu is held.
+// wake releases every waitUntil to recheck its condition; w.mu is held.
 func (w *wsTransport) wake() {
-	if w.written != nil {
-		close(w.written)
-		w.written = nil
+	if w.changed != nil {
+		close(w.changed)
+		w.changed = nil
 	}
 }
 
