@@ -404,11 +404,8 @@ func (c *Conn) Emit(ctx context.Context, event string, data map[string]any) (Ack
 // Request emits event with data and returns the ack's arguments as they
 // came (numbers as json.Number). It waits like Emit.
 func (c *Conn) Request(ctx context.Context, event string, data any) ([]any, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultAckTimeout)
-		defer cancel()
-	}
+	ctx, cancel := ackContext(ctx)
+	defer cancel()
 	p, err := c.send(ctx, event, data)
 	if err != nil {
 		return nil, err
@@ -434,16 +431,21 @@ func (c *Conn) Send(ctx context.Context, event string, data map[string]any) (*Pe
 
 // Wait waits for the ack of p like Emit does.
 func (p *Pending) Wait(ctx context.Context) (Ack, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultAckTimeout)
-		defer cancel()
-	}
+	ctx, cancel := ackContext(ctx)
+	defer cancel()
 	args, err := p.wait(ctx)
 	if err != nil {
 		return Ack{}, err
 	}
 	return ParseAck(args)
+}
+
+// ackContext bounds ctx by DefaultAckTimeout when it has no deadline.
+func ackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, DefaultAckTimeout)
 }
 
 func (c *Conn) send(ctx context.Context, event string, data any) (*Pending, error) {
