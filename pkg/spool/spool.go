@@ -33,7 +33,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,52 +115,40 @@ func (s *Spool) Append(r Record) error {
 // appendOnce appends line to the file at path unless a drainer renamed that
 // file away between the open and the lock (then it reports false).
 func appendOnce(path string, line []byte) (bool, error) {
-	fd, err := retryEINTR(func() (int, error) {
-		return syscall.Open(path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
-	})
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return false, &os.PathError{Op: "open", Path: path, Err: err}
+		return false, err
 	}
-	defer syscall.Close(fd)
-	if _, err := retryEINTR(func() (int, error) { return 0, syscall.Flock(fd, syscall.LOCK_SH) }); err != nil {
+	defer f.Close()
+	fd := int(f.Fd())
+	for {
+		err = syscall.Flock(fd, syscall.LOCK_SH)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
 		return false, &os.PathError{Op: "flock", Path: path, Err: err}
 	}
 	defer syscall.Flock(fd, syscall.LOCK_UN)
-	var opened, named syscall.Stat_t
-	if err := syscall.Fstat(fd, &opened); err != nil {
-		return false, &os.PathError{Op: "fstat", Path: path, Err: err}
+	opened, err := f.Stat()
+	if err != nil {
+		return false, err
 	}
-	if err := syscall.Stat(path, &named); err != nil {
-		if errors.Is(err, syscall.ENOENT) {
-			return false, nil
-		}
-		return false, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	if opened.Dev != named.Dev || opened.Ino != named.Ino {
+	named, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
-	// One write(2) for the whole line; a short write (a full disk, a file
-	// size limit) is finished or reported, never silently left.
-	for len(line) > 0 {
-		n, err := retryEINTR(func() (int, error) { return syscall.Write(fd, line) })
-		if err != nil {
-			return false, &os.PathError{Op: "write", Path: path, Err: err}
-		}
-		if n == 0 {
-			return false, &os.PathError{Op: "write", Path: path, Err: io.ErrShortWrite}
-		}
-		line = line[n:]
+	if err != nil {
+		return false, err
 	}
-	return true, nil
-}
-
-func retryEINTR(f func() (int, error)) (int, error) {
-	for {
-		n, err := f()
-		if !errors.Is(err, syscall.EINTR) {
-			return n, err
-		}
+	if !os.SameFile(opened, named) {
+		return false, nil
 	}
+	// One write(2) for the whole line; File.Write finishes a short write
+	// (a full disk, a file size limit) or reports it, never leaves it.
+	_, err = f.Write(line)
+	return err == nil, err
 }
 
 // files lists the files that hold records: legacy record files and draining
@@ -199,8 +186,8 @@ func (s *Spool) Len() (int, error) {
 	var n int
 	for range 10 {
 		names, err := s.files()
-		if err != nil {
-			return 0, err
+		if err != nil || len(names) == 0 {
+			return 0, err // nothing listed: nothing waits, no recount needed
 		}
 		n, err = s.count(names)
 		if errors.Is(err, os.ErrNotExist) {
