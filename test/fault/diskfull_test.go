@@ -177,7 +177,7 @@ func testDiskFull(t *testing.T, breakStore func(t *testing.T, d *mpmdtest.Daemon
 	// mpm-hook: refused, so it spools (its own process may still write).
 	spoolDir := filepath.Join(storeDir, "spool")
 	runHook(t, d.Env, hookInput("df-during-hook"))
-	if n := spooled(t, spoolDir); n != 1 {
+	if n := mpmdtest.SpoolLen(t, spoolDir); n != 1 {
 		t.Fatalf("%d spooled records after a hook with the disk full, want 1", n)
 	}
 	if h := d.Health(t); h["status"] != "degraded" {
@@ -202,7 +202,7 @@ func testDiskFull(t *testing.T, breakStore func(t *testing.T, d *mpmdtest.Daemon
 	// small drain budget; on a loaded machine a hook may itself time out and
 	// spool, so a few are run), and a restart drains whatever is left.
 	spoolEmpty := func() bool {
-		return spooled(t, spoolDir) == 0
+		return mpmdtest.SpoolLen(t, spoolDir) == 0
 	}
 	markers := []string{"df-during-hook"}
 	for i := 0; i < 5 && (i == 0 || !spoolEmpty()); i++ {

@@ -23,7 +23,6 @@ type emitResult struct {
 	Seq     int64
 	EventID string // the event_id the ack named
 	Refused string
-	Status  int // /emit only
 	Err     error
 }
 
@@ -79,7 +78,7 @@ func flood(t *testing.T, ctx context.Context, wg *sync.WaitGroup, d *mpmdtest.Da
 				}
 				err = json.NewDecoder(resp.Body).Decode(&a)
 				resp.Body.Close()
-				r := emitResult{ID: id, Seq: a.Seq, EventID: a.EventID, Status: resp.StatusCode, Err: err}
+				r := emitResult{ID: id, Seq: a.Seq, EventID: a.EventID, Err: err}
 				if resp.StatusCode != http.StatusOK {
 					r.Seq, r.Err = 0, fmt.Errorf("status %d: %s", resp.StatusCode, a.Error)
 					if resp.StatusCode == http.StatusServiceUnavailable {

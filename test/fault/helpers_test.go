@@ -259,6 +259,3 @@ func hookInputIn(session, marker string) string {
 	})
 	return string(b)
 }
-
-// spooled is how many records wait in the hook spool in dir.
-func spooled(tb testing.TB, dir string) int { tb.Helper(); return mpmdtest.SpoolLen(tb, dir) }

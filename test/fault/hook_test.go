@@ -77,7 +77,7 @@ func TestHookHarmlessWhenNothingWorks(t *testing.T) {
 		})
 	}
 	// Only the run whose spool was writable kept its event.
-	if n := spooled(t, filepath.Join(d.Root, "state", "mpm", "spool")); n != 1 {
+	if n := mpmdtest.SpoolLen(t, filepath.Join(d.Root, "state", "mpm", "spool")); n != 1 {
 		t.Errorf("%d spooled records, want 1 (from the run that could write)", n)
 	}
 }

@@ -94,7 +94,7 @@ func TestKill9DuringFlood(t *testing.T) {
 		runHook(t, d.Env, hookInput(m))
 	}
 	spoolDir := filepath.Join(d.Root, "state", "mpm", "spool")
-	nSpooled := spooled(t, spoolDir)
+	nSpooled := mpmdtest.SpoolLen(t, spoolDir)
 	if nSpooled < 5 {
 		t.Fatalf("%d records in the spool after 5 hooks with mpmd down, want at least 5", nSpooled)
 	}
@@ -104,7 +104,7 @@ func TestKill9DuringFlood(t *testing.T) {
 	// Restart on the same store; mpmd drains the spool at start-up.
 	d2 := mpmdtest.Start(t, mpmdtest.WithRoot(d.Root))
 	eventually(t, 20*time.Second, "the spool to drain", func() bool {
-		return spooled(t, spoolDir) == 0
+		return mpmdtest.SpoolLen(t, spoolDir) == 0
 	})
 	d2.Emit(t, "hook", "after_restart", map[string]any{"event_id": "fault-k9-after"})
 

@@ -34,7 +34,7 @@ func TestHooksSpoolConcurrentlyWhileDown(t *testing.T) {
 	}
 	wg.Wait()
 	spoolDir := filepath.Join(d.Root, "state", "mpm", "spool")
-	if n := spooled(t, spoolDir); n != sessions*perSession {
+	if n := mpmdtest.SpoolLen(t, spoolDir); n != sessions*perSession {
 		t.Fatalf("%d records spooled by %d hooks", n, sessions*perSession)
 	}
 	// A line cut short in the log, and a corrupt record file of the
@@ -67,7 +67,7 @@ func TestHooksSpoolConcurrentlyWhileDown(t *testing.T) {
 	}
 	wg.Wait()
 	eventually(t, 20*time.Second, "the spool to drain", func() bool {
-		return spooled(t, spoolDir) == 0
+		return mpmdtest.SpoolLen(t, spoolDir) == 0
 	})
 	if _, err := os.Stat(filepath.Join(spoolDir, "bad", filepath.Base(corrupt))); err != nil {
 		t.Errorf("the corrupt record file was not quarantined: %v", err)
