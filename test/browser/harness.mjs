@@ -160,7 +160,7 @@ export async function allStored(mpmd) {
   let since = 0;
   for (;;) {
     const evs = await history(mpmd, { since_seq: since, limit: 10000 });
-    for (const e of evs) out.push({ seq: e.seq, ns: e.namespace[0] === '/' ? e.namespace : `/${e.namespace}` });
+    for (const e of evs) out.push({ seq: e.seq, ns: e.namespace });
     if (evs.length < 10000) return out;
     since = evs[evs.length - 1].seq;
   }

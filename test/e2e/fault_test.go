@@ -52,9 +52,7 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 		t.Fatalf("clients = %v, want 2", got)
 	}
 
-	payload := strings.Repeat("x", 4096)
 	const n = 3000
-	var wg sync.WaitGroup
 	start := time.Now()
 	// The producers keep at most window events ahead of the reading client,
 	// well under the backlog limit: a client that reads, however slowly,
@@ -62,19 +60,11 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 	// backlog and is.
 	const window = 200
 	stall := time.Now().Add(60 * time.Second)
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += 4 {
-				for got.Load() < int64(i-window) && time.Now().Before(stall) {
-					time.Sleep(time.Millisecond)
-				}
-				d.Emit(t, "hook", "flood", map[string]any{"i": i, "pad": payload})
-			}
-		}(w)
-	}
-	wg.Wait()
+	emitPadded(t, d, "flood", n, func(i int) {
+		for got.Load() < int64(i-window) && time.Now().Before(stall) {
+			time.Sleep(time.Millisecond)
+		}
+	})
 	for got.Load() < n {
 		select {
 		case err := <-readErr:
@@ -100,6 +90,27 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 	}
 }
 
+// emitPadded emits n /hook events called name, each {"i": i, "pad": 4 KiB},
+// from four producers at once, calling before(i), when set, ahead of event
+// i; it returns when all are acked.
+func emitPadded(t *testing.T, d *mpmdtest.Daemon, name string, n int, before func(i int)) {
+	payload := strings.Repeat("x", 4096)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				if before != nil {
+					before(i)
+				}
+				d.Emit(t, "hook", name, map[string]any{"i": i, "pad": payload})
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
 // A client that reconnects far behind (here: 3,000 events of 4 KiB, six
 // times the backlog limit) catches up without being dropped for it: mpmd
 // paces the replay to the client's reading, so the replay itself never
@@ -110,19 +121,8 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 // behind by a whole namespace.)
 func TestReplayLargerThanBacklogIsPaced(t *testing.T) {
 	d := mpmdtest.Start(t, mpmdtest.WithArgs("--max-backlog", "500"))
-	payload := strings.Repeat("x", 4096)
 	const stored, live = 3000, 20
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < stored; i += 4 {
-				d.Emit(t, "hook", "stored", map[string]any{"i": i, "pad": payload})
-			}
-		}(w)
-	}
-	wg.Wait()
+	emitPadded(t, d, "stored", stored, nil)
 
 	// Over websocket from the start, and (the Node and Python clients'
 	// default) over long-polling first: the replay starts paced by polls,

@@ -33,6 +33,7 @@ import (
 // "40<ns>,{…}" the namespace connect, "44<ns>,{message}" its refusal,
 // "42<ns>,[name, data]" an event, "43<ns>,<id>[…]" an ack.
 type pollClient struct {
+	sid    string // the Engine.IO session
 	url    string // with the session id
 	ns     string
 	hc     *http.Client
@@ -47,20 +48,6 @@ type pollClient struct {
 // (or, with expectErr, for the refusal, whose message it returns).
 func dialPolling(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub, string) {
 	tb.Helper()
-	base := d.URL + "/socket.io/?EIO=4&transport=polling"
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &pollClient{ns: ns, hc: &http.Client{}, ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	open, err := p.do(http.MethodGet, base, "")
-	if err != nil || !strings.HasPrefix(open, "0") {
-		cancel()
-		tb.Fatalf("polling handshake: %q %v", open, err)
-	}
-	var hs struct{ Sid string }
-	if err := json.Unmarshal([]byte(open[1:]), &hs); err != nil || hs.Sid == "" {
-		cancel()
-		tb.Fatalf("polling handshake: %q", open)
-	}
-	p.url = base + "&sid=" + hs.Sid
 	auth := map[string]any{}
 	for k, v := range o.auth {
 		auth[k] = v
@@ -69,10 +56,7 @@ func dialPolling(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub
 		auth["token"] = d.Token
 	}
 	a, _ := json.Marshal(auth)
-	if _, err := p.do(http.MethodPost, p.url, "40"+ns+","+string(a)); err != nil {
-		cancel()
-		tb.Fatalf("polling connect %s: %v", ns, err)
-	}
+	p := openPolling(tb, d, ns, string(a))
 	s := &sub{t: tb, cond: make(chan struct{}, 1), poll: p}
 	result := make(chan string, 1)
 	go p.run(s, result)
@@ -92,6 +76,27 @@ func dialPolling(tb testing.TB, d *mpmdtest.Daemon, ns string, o dialOpts) (*sub
 		tb.Fatalf("connect %s: no answer in 10 s", ns)
 	}
 	return nil, ""
+}
+
+// openPolling does the Engine.IO long-polling handshake and sends the
+// CONNECT for ns with auth (a JSON object); mpmd's answer comes with the
+// next poll. The client's requests end with the test at the latest.
+func openPolling(tb testing.TB, d *mpmdtest.Daemon, ns, auth string) *pollClient {
+	tb.Helper()
+	base := d.URL + "/socket.io/?EIO=4&transport=polling"
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	p := &pollClient{ns: ns, hc: &http.Client{}, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	open, err := p.do(http.MethodGet, base, "")
+	var hs struct{ Sid string }
+	if err != nil || !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs) != nil || hs.Sid == "" {
+		tb.Fatalf("polling handshake: %q %v", open, err)
+	}
+	p.sid, p.url = hs.Sid, base+"&sid="+hs.Sid
+	if _, err := p.do(http.MethodPost, p.url, "40"+ns+","+auth); err != nil {
+		tb.Fatalf("polling connect %s: %v", ns, err)
+	}
+	return p
 }
 
 // do sends one request and returns the response body.
@@ -216,25 +221,13 @@ func (p *pollClient) close() {
 // packets that came over polling after the join's answer.
 func upgradedJoin(tb testing.TB, d *mpmdtest.Daemon, ns, auth string) (*websocket.Conn, []string) {
 	tb.Helper()
-	base := d.URL + "/socket.io/?EIO=4&transport=polling"
-	ctx, cancel := context.WithCancel(context.Background())
-	tb.Cleanup(cancel)
-	p := &pollClient{ns: ns, hc: &http.Client{}, ctx: ctx, cancel: cancel}
-	open, err := p.do(http.MethodGet, base, "")
-	var hs struct{ Sid string }
-	if err != nil || !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs) != nil {
-		tb.Fatalf("polling handshake: %q %v", open, err)
-	}
-	p.url = base + "&sid=" + hs.Sid
-	if _, err := p.do(http.MethodPost, p.url, "40"+ns+","+auth); err != nil {
-		tb.Fatal(err)
-	}
+	p := openPolling(tb, d, ns, auth)
 	msg, err := p.do(http.MethodGet, p.url, "")
 	if err != nil || !strings.HasPrefix(msg, "40"+ns+",") {
 		tb.Fatalf("polling connect %s: %.200q %v", ns, msg, err)
 	}
 	early := strings.Split(msg, "\x1e")[1:]
-	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket&sid=" + hs.Sid
+	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket&sid=" + p.sid
 	c, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		tb.Fatal(err)
