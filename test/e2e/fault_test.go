@@ -22,11 +22,11 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 	// join opens a plain websocket and joins /hook: the test sees mpmd's
 	// frames themselves, not a client library's view of them.
 	join := func() *websocket.Conn {
-		c := rawConn(t, d)
-		if msg := rawJoin(t, c, "/hook", ""); !strings.HasPrefix(msg, "40/hook,") {
-			t.Fatalf("namespace connect: %q", msg)
+		w := mpmdtest.MustWS(t, d)
+		if msg, err := w.Connect("/hook", map[string]any{}); err != nil || msg != "" {
+			t.Fatalf("namespace connect: %q %v", msg, err)
 		}
-		return c
+		return w.C
 	}
 	join() // from here on this client never reads
 	// The reading client counts the flood events and answers pings.
@@ -128,21 +128,21 @@ func TestReplayLargerThanBacklogIsPaced(t *testing.T) {
 	// default) over long-polling first: the replay starts paced by polls,
 	// and must switch to the websocket's pace when the client upgrades.
 	t.Run("websocket", func(t *testing.T) {
-		c := rawConn(t, d)
-		if msg := rawJoin(t, c, "/claude", ""); !strings.HasPrefix(msg, "40/claude,") {
-			t.Fatalf("/claude connect: %q", msg)
+		w := mpmdtest.MustWS(t, d)
+		if msg, err := w.Connect("/claude", map[string]any{}); err != nil || msg != "" {
+			t.Fatalf("/claude connect: %q %v", msg, err)
 		}
-		if msg := rawJoin(t, c, "/hook", `{"since_seq":0}`); !strings.HasPrefix(msg, "40/hook,") {
-			t.Fatalf("/hook connect: %q", msg)
+		if msg, err := w.Connect("/hook", map[string]any{"since_seq": 0}); err != nil || msg != "" {
+			t.Fatalf("/hook connect: %q %v", msg, err)
 		}
-		catchUp(t, d, c, nil, stored, live)
+		catchUp(t, d, w.C, nil, stored, live)
 	})
 	t.Run("upgraded", func(t *testing.T) {
-		c, early := upgradedJoin(t, d, "/hook", `{"since_seq":0}`)
-		if msg := rawJoin(t, c, "/claude", "", &early); !strings.HasPrefix(msg, "40/claude,") {
-			t.Fatalf("/claude connect: %q", msg)
+		w, early := upgradedJoin(t, d, "/hook", `{"since_seq":0}`)
+		if msg, err := w.Connect("/claude", map[string]any{}, &early); err != nil || msg != "" {
+			t.Fatalf("/claude connect: %q %v", msg, err)
 		}
-		catchUp(t, d, c, early, stored, live)
+		catchUp(t, d, w.C, early, stored, live)
 	})
 }
 
@@ -204,7 +204,7 @@ func catchUp(t *testing.T, d *mpmdtest.Daemon, c *websocket.Conn, early []string
 func TestEmitRightAfterConnect(t *testing.T) {
 	d := mpmdtest.Start(t)
 	for i := 0; i < 30; i++ {
-		c := rawConn(t, d)
+		c := mpmdtest.MustWS(t, d).C
 		ev := fmt.Sprintf(`42/hook,1["right_after",{"event_id":"rac-%d"}]`, i)
 		if err := c.WriteMessage(websocket.TextMessage, []byte(`40/hook,{"producer":true}`)); err != nil {
 			t.Fatal(err)

@@ -3,12 +3,9 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/mpm-dev/mpm/pkg/client"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
@@ -195,48 +192,4 @@ func (s *sub) emitAck(name string, data any) map[string]any {
 	}
 	m, _ := args[0].(map[string]any)
 	return m
-}
-
-// rawConn opens a plain websocket to mpmd's Engine.IO endpoint and reads its
-// open packet: for tests about mpmd's frames themselves, not a client
-// library's view of them. The connection is closed when the test ends.
-func rawConn(tb testing.TB, d *mpmdtest.Daemon) *websocket.Conn {
-	tb.Helper()
-	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := c.ReadMessage(); err != nil { // Engine.IO open packet
-		tb.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Time{})
-	return c
-}
-
-// rawJoin sends the Socket.IO CONNECT for namespace ns with auth (a JSON
-// object, or "" for none) on c and returns mpmd's answer: "40<ns>,{sid…}"
-// when it let the client in, "44<ns>,{message…}" when it refused. Messages
-// that come before the answer (events of namespaces c already joined) are
-// added to *before when before is not nil, and are an error otherwise.
-func rawJoin(tb testing.TB, c *websocket.Conn, ns, auth string, before ...*[]string) string {
-	tb.Helper()
-	if err := c.WriteMessage(websocket.TextMessage, []byte("40"+ns+","+auth)); err != nil {
-		tb.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	defer c.SetReadDeadline(time.Time{})
-	for {
-		_, msg, err := c.ReadMessage()
-		if err != nil {
-			tb.Fatalf("namespace %s connect: %v", ns, err)
-		}
-		m := string(msg)
-		if strings.HasPrefix(m, "40"+ns+",") || strings.HasPrefix(m, "44"+ns+",") || len(before) == 0 {
-			return m
-		}
-		*before[0] = append(*before[0], m)
-	}
 }

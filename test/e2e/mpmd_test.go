@@ -330,9 +330,9 @@ func TestSessionFilter(t *testing.T) {
 func TestBadSinceSeq(t *testing.T) {
 	d := mpmdtest.Start(t)
 	for _, bad := range []string{`"yesterday"`, `-5`, `1.5`, `true`} {
-		msg := rawJoin(t, rawConn(t, d), "/hook", `{"since_seq":`+bad+`}`)
-		if !strings.HasPrefix(msg, "44/hook,") || !strings.Contains(msg, "invalid since_seq") {
-			t.Errorf("since_seq %s: got %q, want a connect_error about since_seq", bad, msg)
+		msg, err := mpmdtest.MustWS(t, d).Connect("/hook", map[string]any{"since_seq": json.RawMessage(bad)})
+		if err != nil || !strings.Contains(msg, "invalid since_seq") {
+			t.Errorf("since_seq %s: got %q (%v), want a connect_error about since_seq", bad, msg, err)
 		}
 	}
 }

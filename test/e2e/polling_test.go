@@ -219,7 +219,7 @@ func (p *pollClient) close() {
 // connection to websocket (probe "2probe"/"3probe", then "5"). It returns
 // the websocket, on which the connection's packets now come, and the
 // packets that came over polling after the join's answer.
-func upgradedJoin(tb testing.TB, d *mpmdtest.Daemon, ns, auth string) (*websocket.Conn, []string) {
+func upgradedJoin(tb testing.TB, d *mpmdtest.Daemon, ns, auth string) (*mpmdtest.WS, []string) {
 	tb.Helper()
 	p := openPolling(tb, d, ns, auth)
 	msg, err := p.do(http.MethodGet, p.url, "")
@@ -227,12 +227,11 @@ func upgradedJoin(tb testing.TB, d *mpmdtest.Daemon, ns, auth string) (*websocke
 		tb.Fatalf("polling connect %s: %.200q %v", ns, msg, err)
 	}
 	early := strings.Split(msg, "\x1e")[1:]
-	url := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket&sid=" + p.sid
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	c, _, err := websocket.DefaultDialer.Dial(mpmdtest.WSURL(d, "sid="+p.sid), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { c.Close() })
+	w := mpmdtest.NewWS(tb, c)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	defer c.SetReadDeadline(time.Time{})
 	if err := c.WriteMessage(websocket.TextMessage, []byte("2probe")); err != nil {
@@ -244,5 +243,5 @@ func upgradedJoin(tb testing.TB, d *mpmdtest.Daemon, ns, auth string) (*websocke
 	if err := c.WriteMessage(websocket.TextMessage, []byte("5")); err != nil {
 		tb.Fatal(err)
 	}
-	return c, early
+	return w, early
 }

@@ -9,154 +9,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
-
-// rawWS is a bare Engine.IO v4 websocket: the test writes and reads the
-// Socket.IO packets itself, so it can send what no well-behaved client would.
-type rawWS struct {
-	tb testing.TB
-	c  *websocket.Conn
-	wm sync.Mutex // one writer at a time: read answers pings
-}
-
-func wsURL(d *mpmdtest.Daemon, query string) string {
-	u := strings.Replace(d.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-	if query != "" {
-		u += "&" + query
-	}
-	return u
-}
-
-// dialWS opens the websocket and reads the Engine.IO open packet. It returns
-// the handshake's HTTP response and error instead of failing when the server
-// refuses the upgrade.
-func dialWS(tb testing.TB, d *mpmdtest.Daemon, query string, hdr http.Header) (*rawWS, *http.Response, error) {
-	tb.Helper()
-	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	c, resp, err := dialer.Dial(wsURL(d, query), hdr)
-	if err != nil {
-		return nil, resp, err
-	}
-	w := &rawWS{tb: tb, c: c}
-	tb.Cleanup(func() { c.Close() })
-	msg, err := w.read(5 * time.Second)
-	if err != nil {
-		return nil, resp, fmt.Errorf("no open packet: %w", err)
-	}
-	if !strings.HasPrefix(msg, "0{") {
-		return nil, resp, fmt.Errorf("first packet %q is not an Engine.IO open packet", msg)
-	}
-	return w, resp, nil
-}
-
-// mustWS is dialWS that fails the test on error.
-func mustWS(tb testing.TB, d *mpmdtest.Daemon) *rawWS {
-	tb.Helper()
-	w, _, err := dialWS(tb, d, "", nil)
-	if err != nil {
-		tb.Fatalf("websocket: %v", err)
-	}
-	return w
-}
-
-// read returns the next text message, answering Engine.IO pings on the way.
-func (w *rawWS) read(timeout time.Duration) (string, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		_ = w.c.SetReadDeadline(deadline)
-		_, b, err := w.c.ReadMessage()
-		if err != nil {
-			return "", err
-		}
-		if string(b) == "2" {
-			_ = w.send("3")
-			continue
-		}
-		return string(b), nil
-	}
-}
-
-func (w *rawWS) send(msg string) error {
-	w.wm.Lock()
-	defer w.wm.Unlock()
-	_ = w.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	return w.c.WriteMessage(websocket.TextMessage, []byte(msg))
-}
-
-// nsPrefix is how a Socket.IO packet names its namespace ("" for "/").
-func nsPrefix(ns string) string {
-	if ns == "/" {
-		return ""
-	}
-	return ns + ","
-}
-
-// connect sends a Socket.IO CONNECT for ns with auth and returns the answer:
-// "" when connected, else the connect_error message.
-func (w *rawWS) connect(ns string, auth map[string]any) (string, error) {
-	w.tb.Helper()
-	a, _ := json.Marshal(auth)
-	if err := w.send("40" + nsPrefix(ns) + string(a)); err != nil {
-		return "", err
-	}
-	for {
-		msg, err := w.read(5 * time.Second)
-		if err != nil {
-			return "", err
-		}
-		p := nsPrefix(ns)
-		switch {
-		case strings.HasPrefix(msg, "40"+p):
-			return "", nil
-		case strings.HasPrefix(msg, "44"+p):
-			var e struct {
-				Message string `json:"message"`
-			}
-			if err := json.Unmarshal([]byte(strings.TrimPrefix(msg, "44"+p)), &e); err != nil || e.Message == "" {
-				return msg, nil
-			}
-			return e.Message, nil
-		}
-		// anything else (events for another namespace) is not the answer
-	}
-}
-
-// emitAck emits name with data as a Socket.IO EVENT with ack id and returns
-// the raw ack argument.
-func (w *rawWS) emitAck(ns string, id int, args ...any) (map[string]any, error) {
-	w.tb.Helper()
-	b, _ := json.Marshal(args)
-	if err := w.send("42" + nsPrefix(ns) + strconv.Itoa(id) + string(b)); err != nil {
-		return nil, err
-	}
-	want := "43" + nsPrefix(ns) + strconv.Itoa(id)
-	for {
-		msg, err := w.read(5 * time.Second)
-		if err != nil {
-			return nil, err
-		}
-		if !strings.HasPrefix(msg, want+"[") {
-			continue
-		}
-		var out []map[string]any
-		if err := json.Unmarshal([]byte(strings.TrimPrefix(msg, want)), &out); err != nil || len(out) == 0 {
-			return nil, fmt.Errorf("ack %q: %v", msg, err)
-		}
-		return out[0], nil
-	}
-}
 
 // metrics reads /metrics into a map of name → value.
 func metrics(tb testing.TB, d *mpmdtest.Daemon) map[string]float64 {

@@ -112,20 +112,20 @@ func TestNoLeakClientCountExact(t *testing.T) {
 	d := mpmdtest.Start(t)
 	for _, mode := range []string{"drop", "namespace disconnect", "engine close", "namespace disconnect and engine close"} {
 		for i := 0; i < 150; i++ {
-			w := mustWS(t, d)
-			if msg, err := w.connect("/hook", map[string]any{}); err != nil || msg != "" {
+			w := mpmdtest.MustWS(t, d)
+			if msg, err := w.Connect("/hook", map[string]any{}); err != nil || msg != "" {
 				t.Fatal(msg, err)
 			}
 			switch mode {
 			case "namespace disconnect":
-				_ = w.send("41/hook,")
+				_ = w.Send("41/hook,")
 			case "engine close":
-				_ = w.send("1")
+				_ = w.Send("1")
 			case "namespace disconnect and engine close":
-				_ = w.send("41/hook,")
-				_ = w.send("1")
+				_ = w.Send("41/hook,")
+				_ = w.Send("1")
 			}
-			w.c.Close()
+			w.C.Close()
 		}
 		checkClients(t, d, 0, "150 clients that left by "+mode)
 	}
@@ -141,9 +141,9 @@ func TestNoLeakConnectChurn(t *testing.T) {
 		d.Emit(t, "hook", "seed", map[string]any{"i": i, "session_id": "fault-leak"})
 	}
 	for i := 0; i < 20; i++ { // warm up: the first connections allocate pools
-		w := mustWS(t, d)
-		_, _ = w.connect("/hook", map[string]any{})
-		w.c.Close()
+		w := mpmdtest.MustWS(t, d)
+		_, _ = w.Connect("/hook", map[string]any{})
+		w.C.Close()
 	}
 	base := settle(t, d)
 
@@ -163,7 +163,7 @@ func TestNoLeakConnectChurn(t *testing.T) {
 					errs <- fmt.Errorf("worker %d: out of time at cycle %d", w, i)
 					return
 				}
-				ws, _, err := dialWS(t, d, "", nil)
+				ws, _, err := mpmdtest.DialWS(t, d, "", nil)
 				if err != nil {
 					errs <- fmt.Errorf("cycle %d: %v", i, err)
 					return
@@ -179,7 +179,7 @@ func TestNoLeakConnectChurn(t *testing.T) {
 					case 3:
 						ns = "/nope"
 					}
-					msg, err := ws.connect(ns, auth)
+					msg, err := ws.Connect(ns, auth)
 					switch {
 					case err != nil:
 						errs <- fmt.Errorf("cycle %d connect %s: %v", i, ns, err)
@@ -193,11 +193,11 @@ func TestNoLeakConnectChurn(t *testing.T) {
 						nsConnects.Add(1)
 					}
 					if i%2 == 0 {
-						_ = ws.send("41" + nsPrefix(ns)) // polite namespace disconnect
-						_ = ws.send("1")                 // and Engine.IO close
+						_ = ws.Disconnect(ns) // polite namespace disconnect
+						_ = ws.Send("1")      // and Engine.IO close
 					}
 				}
-				ws.c.Close()
+				ws.C.Close()
 				done.Add(1)
 			}
 		}(w)
@@ -233,27 +233,27 @@ func TestNoLeakEventFlood(t *testing.T) {
 		total = v
 	}
 	for i := 0; i < 20; i++ {
-		w := mustWS(t, d)
-		_, _ = w.connect("/hook", map[string]any{})
-		w.c.Close()
+		w := mpmdtest.MustWS(t, d)
+		_, _ = w.Connect("/hook", map[string]any{})
+		w.C.Close()
 	}
 	base := settle(t, d)
 
 	// Two consumers that read everything.
 	type consumer struct {
-		ws  *rawWS
+		ws  *mpmdtest.WS
 		got atomic.Int64
 		err atomic.Value
 	}
 	var consumers []*consumer
 	for i := 0; i < 2; i++ {
-		c := &consumer{ws: mustWS(t, d)}
-		if msg, err := c.ws.connect("/hook", map[string]any{}); err != nil || msg != "" {
+		c := &consumer{ws: mpmdtest.MustWS(t, d)}
+		if msg, err := c.ws.Connect("/hook", map[string]any{}); err != nil || msg != "" {
 			t.Fatalf("consumer: %q %v", msg, err)
 		}
 		go func() {
 			for {
-				msg, err := c.ws.read(time.Hour)
+				msg, err := c.ws.Read(time.Hour)
 				if err != nil {
 					c.err.Store(err)
 					return
@@ -285,8 +285,8 @@ func TestNoLeakEventFlood(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for p := 0; p < 2; p++ {
-		ws := mustWS(t, d)
-		if msg, err := ws.connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
+		ws := mpmdtest.MustWS(t, d)
+		if msg, err := ws.Connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
 			t.Fatalf("producer: %q %v", msg, err)
 		}
 		slots := make(chan struct{}, window)
@@ -294,7 +294,7 @@ func TestNoLeakEventFlood(t *testing.T) {
 		go func() { // read acks
 			defer close(ackDone)
 			for {
-				msg, err := ws.read(30 * time.Second)
+				msg, err := ws.Read(30 * time.Second)
 				if err != nil {
 					return
 				}
@@ -332,7 +332,7 @@ func TestNoLeakEventFlood(t *testing.T) {
 				}
 				pkt := `42/hook,` + strconv.Itoa(i) + `["flood",{"event_id":"fault-flood-` + strconv.Itoa(p) + `-` + strconv.Itoa(i) +
 					`","session_id":"fault-flood","i":` + strconv.Itoa(i) + `,"pad":"` + pad + `"}]`
-				if err := ws.send(pkt); err != nil {
+				if err := ws.Send(pkt); err != nil {
 					errs <- err
 					return
 				}
@@ -344,7 +344,7 @@ func TestNoLeakEventFlood(t *testing.T) {
 				case <-time.After(10 * time.Millisecond):
 				}
 			}
-			ws.c.Close()
+			ws.C.Close()
 		}(p)
 	}
 	wg.Wait()
@@ -366,7 +366,7 @@ func TestNoLeakEventFlood(t *testing.T) {
 		if got := c.got.Load(); got != n {
 			t.Errorf("consumer %d received %d events, want %d", i, got, n)
 		}
-		c.ws.c.Close()
+		c.ws.C.Close()
 	}
 	t.Logf("%d events acked and delivered to 2 consumers", n)
 	if !soak() && n < 20000 {

@@ -20,8 +20,8 @@ import (
 // bystander client.
 func TestSecurityMalformedPacketsHarmless(t *testing.T) {
 	d := mpmdtest.Start(t)
-	bystander := mustWS(t, d)
-	if msg, err := bystander.connect("/hook", map[string]any{}); err != nil || msg != "" {
+	bystander := mpmdtest.MustWS(t, d)
+	if msg, err := bystander.Connect("/hook", map[string]any{}); err != nil || msg != "" {
 		t.Fatalf("bystander: %q %v", msg, err)
 	}
 	base := settle(t, d)
@@ -51,21 +51,21 @@ func TestSecurityMalformedPacketsHarmless(t *testing.T) {
 	}
 	closed, probes := 0, 0
 	for i, pkt := range packets {
-		w := mustWS(t, d)
-		if msg, err := w.connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
+		w := mpmdtest.MustWS(t, d)
+		if msg, err := w.Connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
 			t.Fatalf("packet %d: producer connect: %q %v", i, msg, err)
 		}
-		if err := w.send(pkt); err != nil {
+		if err := w.Send(pkt); err != nil {
 			closed++
-			w.c.Close()
+			w.C.Close()
 			continue
 		}
 		if i%4 == 0 { // and a binary frame of junk
-			_ = w.c.WriteMessage(websocket.BinaryMessage, []byte{0xde, 0xad, 0xbe, 0xef})
+			_ = w.C.WriteMessage(websocket.BinaryMessage, []byte{0xde, 0xad, 0xbe, 0xef})
 		}
 		// Whatever mpmd did with it, the connection either still works (a
 		// valid emit is acked) or has been closed.
-		ack, err := w.emitAck("/hook", 424242, "probe_after_malformed", map[string]any{"event_id": "fault-probe-" + strconv.Itoa(i)})
+		ack, err := w.EmitAck("/hook", 424242, "probe_after_malformed", map[string]any{"event_id": "fault-probe-" + strconv.Itoa(i)})
 		switch {
 		case err != nil:
 			closed++
@@ -74,7 +74,7 @@ func TestSecurityMalformedPacketsHarmless(t *testing.T) {
 		default:
 			probes++
 		}
-		w.c.Close()
+		w.C.Close()
 		if i%10 == 0 && d.Health(t)["status"] != "healthy" {
 			t.Fatalf("after packet %d (%.60q) mpmd is not healthy", i, pkt)
 		}
@@ -85,7 +85,7 @@ func TestSecurityMalformedPacketsHarmless(t *testing.T) {
 	}
 	d.Emit(t, "hook", "after_malformed", map[string]any{})
 	for {
-		msg, err := bystander.read(5 * time.Second)
+		msg, err := bystander.Read(5 * time.Second)
 		if err != nil {
 			t.Fatalf("bystander after the malformed packets: %v", err)
 		}

@@ -46,24 +46,24 @@ func TestSecurityTokenEverywhere(t *testing.T) {
 			if c.hdr != "" {
 				hdr = http.Header{"Authorization": {c.hdr}}
 			}
-			w, _, err := dialWS(t, d, c.query, hdr)
+			w, _, err := mpmdtest.DialWS(t, d, c.query, hdr)
 			if err != nil {
 				t.Fatalf("%s %s: %v", ns, c.name, err)
 			}
-			msg, err := w.connect(ns, c.auth)
+			msg, err := w.Connect(ns, c.auth)
 			if err != nil {
 				t.Fatalf("%s %s: %v", ns, c.name, err)
 			}
 			if !strings.Contains(msg, c.want) {
 				t.Errorf("%s with %s token: answer %q, want a refusal saying %q", ns, c.name, msg, c.want)
 			}
-			w.c.Close()
+			w.C.Close()
 		}
-		w := mustWS(t, d)
-		if msg, err := w.connect(ns, map[string]any{"token": token}); err != nil || msg != "" {
+		w := mpmdtest.MustWS(t, d)
+		if msg, err := w.Connect(ns, map[string]any{"token": token}); err != nil || msg != "" {
 			t.Errorf("%s with the right token: %q %v", ns, msg, err)
 		}
-		w.c.Close()
+		w.C.Close()
 	}
 
 	for _, route := range []struct{ method, path, body string }{
@@ -164,11 +164,11 @@ func TestSecurityForeignOriginRefusedEverywhere(t *testing.T) {
 			}
 		}
 		// The websocket upgrade, which CORS does not cover.
-		w, resp, err := dialWS(t, d, "", http.Header{"Origin": {origin}})
+		w, resp, err := mpmdtest.DialWS(t, d, "", http.Header{"Origin": {origin}})
 		if err == nil {
-			msg, cerr := w.connect("/hook", map[string]any{})
+			msg, cerr := w.Connect("/hook", map[string]any{})
 			t.Errorf("websocket from %s was opened (connect answer %q %v), want it refused", origin, msg, cerr)
-			w.c.Close()
+			w.C.Close()
 		} else if resp != nil && resp.StatusCode == http.StatusSwitchingProtocols {
 			t.Errorf("websocket from %s upgraded, then failed: %v", origin, err)
 		}
@@ -191,14 +191,14 @@ func TestSecurityForeignOriginRefusedEverywhere(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != origin {
 			t.Errorf("GET /health from %s: %d, ACAO %q", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 		}
-		w, _, err := dialWS(t, d, "", http.Header{"Origin": {origin}})
+		w, _, err := mpmdtest.DialWS(t, d, "", http.Header{"Origin": {origin}})
 		if err != nil {
 			t.Fatalf("websocket from %s: %v", origin, err)
 		}
-		if msg, err := w.connect("/hook", map[string]any{}); err != nil || msg != "" {
+		if msg, err := w.Connect("/hook", map[string]any{}); err != nil || msg != "" {
 			t.Errorf("websocket from %s: connect %q %v", origin, msg, err)
 		}
-		w.c.Close()
+		w.C.Close()
 	}
 }
 
@@ -208,33 +208,33 @@ func TestSecurityForeignOriginRefusedEverywhere(t *testing.T) {
 // 1 MiB gets 413, with or without a Content-Length.
 func TestSecurityOversizedPacketsAndBodies(t *testing.T) {
 	d := mpmdtest.Start(t)
-	bystander := mustWS(t, d)
-	if msg, err := bystander.connect("/hook", map[string]any{}); err != nil || msg != "" {
+	bystander := mpmdtest.MustWS(t, d)
+	if msg, err := bystander.Connect("/hook", map[string]any{}); err != nil || msg != "" {
 		t.Fatalf("bystander connect: %q %v", msg, err)
 	}
 	before := stored(t, d)
 	goroutines := metrics(t, d)["mpmd_goroutines"]
 
 	// Under the limit: stored.
-	w := mustWS(t, d)
-	if msg, err := w.connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
+	w := mpmdtest.MustWS(t, d)
+	if msg, err := w.Connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
 		t.Fatalf("producer connect: %q %v", msg, err)
 	}
-	ack, err := w.emitAck("/hook", 1, "big_ok", map[string]any{"event_id": "fault-big-ok", "pad": strings.Repeat("a", 900<<10)})
+	ack, err := w.EmitAck("/hook", 1, "big_ok", map[string]any{"event_id": "fault-big-ok", "pad": strings.Repeat("a", 900<<10)})
 	if err != nil || ack["seq"] == nil {
 		t.Fatalf("a 900 KiB event: ack %v %v, want it stored", ack, err)
 	}
-	if msg, err := bystander.read(5 * time.Second); err != nil || !strings.Contains(msg, "big_ok") {
+	if msg, err := bystander.Read(5 * time.Second); err != nil || !strings.Contains(msg, "big_ok") {
 		t.Fatalf("bystander did not get the 900 KiB event: %.80q %v", msg, err)
 	}
 
 	// Over the limit, over websocket: the connection is closed.
 	huge := strings.Repeat("b", (1<<20)+1024)
 	pkt := `42/hook,2["too_big",{"event_id":"fault-too-big","pad":"` + huge + `"}]`
-	if err := w.send(pkt); err != nil {
+	if err := w.Send(pkt); err != nil {
 		t.Logf("write of the oversized packet failed at once: %v", err)
 	}
-	if msg, err := w.read(10 * time.Second); err == nil {
+	if msg, err := w.Read(10 * time.Second); err == nil {
 		t.Errorf("connection still open after a %d-byte packet; got %.80q", len(pkt), msg)
 	}
 
@@ -298,7 +298,7 @@ func TestSecurityOversizedPacketsAndBodies(t *testing.T) {
 		t.Errorf("health after oversized packets: %v", h)
 	}
 	d.Emit(t, "hook", "after_big", map[string]any{})
-	if msg, err := bystander.read(5 * time.Second); err != nil || !strings.Contains(msg, "after_big") {
+	if msg, err := bystander.Read(5 * time.Second); err != nil || !strings.Contains(msg, "after_big") {
 		t.Errorf("bystander after the oversized packets: %.80q %v", msg, err)
 	}
 	eventually(t, 10*time.Second, "goroutines to settle after the closed connections", func() bool {
@@ -315,8 +315,8 @@ func TestSecurityNamespaceNamesValidated(t *testing.T) {
 	bad := []string{"/admin", "/nope", "/system/../x", "/system/", "/System", "/hook,x", "/../hook", "//hook", "/hook/sub", "/log\u0000", "/" + strings.Repeat("n", 300)}
 	for round := 0; round < 2; round++ {
 		for _, ns := range bad {
-			w := mustWS(t, d)
-			msg, err := w.connect(ns, map[string]any{})
+			w := mpmdtest.MustWS(t, d)
+			msg, err := w.Connect(ns, map[string]any{})
 			if err != nil {
 				// A name the parser cannot even read closes the connection:
 				// refused too.
@@ -324,7 +324,7 @@ func TestSecurityNamespaceNamesValidated(t *testing.T) {
 			} else if !strings.Contains(msg, "Invalid namespace") {
 				t.Errorf("round %d: connect %q answered %q, want Invalid namespace", round, ns, msg)
 			}
-			w.c.Close()
+			w.C.Close()
 		}
 	}
 	for _, ns := range []string{"admin", "nope", "/system/../x", "system/", ""} {
@@ -351,9 +351,9 @@ func TestSecurityNamespaceNamesValidated(t *testing.T) {
 // is stored and the daemon stays healthy; 64 characters is fine.
 func TestSecurityEventNamesValidatedOverSocketIO(t *testing.T) {
 	d := mpmdtest.Start(t)
-	producer := func() *rawWS {
-		w := mustWS(t, d)
-		if msg, err := w.connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
+	producer := func() *mpmdtest.WS {
+		w := mpmdtest.MustWS(t, d)
+		if msg, err := w.Connect("/hook", map[string]any{"producer": true}); err != nil || msg != "" {
 			t.Fatalf("connect: %q %v", msg, err)
 		}
 		return w
@@ -364,11 +364,11 @@ func TestSecurityEventNamesValidatedOverSocketIO(t *testing.T) {
 	errorAcks, closed := 0, 0
 	w := producer()
 	for i, name := range bad {
-		ack, err := w.emitAck("/hook", 100+i, name, map[string]any{"event_id": fmt.Sprintf("fault-badname-%d", i)})
+		ack, err := w.EmitAck("/hook", 100+i, name, map[string]any{"event_id": fmt.Sprintf("fault-badname-%d", i)})
 		if err != nil {
 			closed++
 			t.Logf("name %q: the connection was closed (%v)", name, err)
-			w.c.Close()
+			w.C.Close()
 			w = producer()
 			continue
 		}
@@ -382,7 +382,7 @@ func TestSecurityEventNamesValidatedOverSocketIO(t *testing.T) {
 	}
 	// Data that is not one object is refused too.
 	for i, args := range [][]any{{"ok_name", "str"}, {"ok_name", []any{1}}, {"ok_name", map[string]any{}, map[string]any{}}} {
-		ack, err := w.emitAck("/hook", 200+i, args...)
+		ack, err := w.EmitAck("/hook", 200+i, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -397,14 +397,14 @@ func TestSecurityEventNamesValidatedOverSocketIO(t *testing.T) {
 		t.Errorf("health: %v", h)
 	}
 	ok := strings.Repeat("n", 64)
-	ack, err := w.emitAck("/hook", 300, ok, map[string]any{})
+	ack, err := w.EmitAck("/hook", 300, ok, map[string]any{})
 	if err != nil || ack["seq"] == nil {
 		t.Errorf("a 64-character name: %v %v, want it stored", ack, err)
 	}
-	if msg, err := w.connect("/system", map[string]any{"producer": true}); err != nil || msg != "" {
+	if msg, err := w.Connect("/system", map[string]any{"producer": true}); err != nil || msg != "" {
 		t.Fatal(msg, err)
 	}
-	ack, err = w.emitAck("/system", 301, "get_status x", map[string]any{})
+	ack, err = w.EmitAck("/system", 301, "get_status x", map[string]any{})
 	if err != nil || ack["error"] == nil {
 		t.Errorf("bad name on /system: %v %v", ack, err)
 	}
