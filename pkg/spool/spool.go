@@ -478,8 +478,9 @@ func deliver(ctx context.Context, window int, items []item, start func(Record) (
 	}
 	var flight []started
 	n := 0
-	// settle waits for the oldest record in flight and marks it delivered.
-	settle := func() error {
+	// settleOldest waits for the oldest record in flight and marks it
+	// delivered.
+	settleOldest := func() error {
 		f := flight[0]
 		flight = flight[1:]
 		if err := f.wait(); err != nil {
@@ -487,6 +488,15 @@ func deliver(ctx context.Context, window int, items []item, start func(Record) (
 		}
 		f.it.src.done[f.it.line] = true
 		n++
+		return nil
+	}
+	// settleAll does that for every record in flight, oldest first.
+	settleAll := func() error {
+		for len(flight) > 0 {
+			if err := settleOldest(); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	// fail keeps the first error and awaits what is still in flight.
@@ -505,24 +515,20 @@ func deliver(ctx context.Context, window int, items []item, start func(Record) (
 		wait, err := start(it.rec)
 		if err != nil {
 			// What was started before it may still be delivered.
-			for len(flight) > 0 {
-				if e := settle(); e != nil {
-					return fail(e)
-				}
+			if e := settleAll(); e != nil {
+				return fail(e)
 			}
 			return n, err
 		}
 		flight = append(flight, started{it, wait})
 		if len(flight) >= window {
-			if err := settle(); err != nil {
+			if err := settleOldest(); err != nil {
 				return fail(err)
 			}
 		}
 	}
-	for len(flight) > 0 {
-		if err := settle(); err != nil {
-			return fail(err)
-		}
+	if err := settleAll(); err != nil {
+		return fail(err)
 	}
 	return n, nil
 }
