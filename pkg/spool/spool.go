@@ -231,15 +231,16 @@ func (s *Spool) count(names []string) (int, error) {
 // spool.log, an appender) holds.
 const lockPoll = 2 * time.Millisecond
 
-// flockWait takes an exclusive flock on f, polling until ctx ends.
-func flockWait(ctx context.Context, f *os.File) error {
+// flockWait takes an exclusive flock on f, polling until ctx ends (then
+// ctx.Err() as it is); other failures are reported as what failed.
+func flockWait(ctx context.Context, f *os.File, what string) error {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			return err
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -255,12 +256,9 @@ func (s *Spool) lock(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool lock: %w", err)
 	}
-	if err := flockWait(ctx, f); err != nil {
+	if err := flockWait(ctx, f, "spool lock"); err != nil {
 		f.Close()
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("spool lock: %w", err)
+		return nil, err
 	}
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
@@ -280,11 +278,8 @@ func (s *Spool) rotate(ctx context.Context) error {
 		return fmt.Errorf("open spool: %w", err)
 	}
 	defer f.Close()
-	if err := flockWait(ctx, f); err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		return fmt.Errorf("lock spool: %w", err)
+	if err := flockWait(ctx, f, "lock spool"); err != nil {
+		return err
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
