@@ -71,8 +71,10 @@ func NewWS(tb testing.TB, c *websocket.Conn) *WS {
 }
 
 // Read returns the next text message, answering Engine.IO pings on the way.
+// The timeout ends with it: a read of C afterwards has no deadline.
 func (w *WS) Read(timeout time.Duration) (string, error) {
 	deadline := time.Now().Add(timeout)
+	defer w.C.SetReadDeadline(time.Time{})
 	for {
 		_ = w.C.SetReadDeadline(deadline)
 		_, b, err := w.C.ReadMessage()
