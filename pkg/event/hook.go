@@ -13,14 +13,35 @@ const (
 	HookPreToolUse         = "PreToolUse"
 	HookPostToolUse        = "PostToolUse"
 	HookPostToolUseFailure = "PostToolUseFailure"
+	HookPostToolBatch      = "PostToolBatch"
 	HookNotification       = "Notification"
 	HookStop               = "Stop"
+	HookStopFailure        = "StopFailure"
 	HookSubagentStart      = "SubagentStart"
 	HookSubagentStop       = "SubagentStop"
 	HookPreCompact         = "PreCompact"
+	HookPostCompact        = "PostCompact"
 	HookInstructionsLoaded = "InstructionsLoaded"
 	HookPermissionRequest  = "PermissionRequest"
+	HookPermissionDenied   = "PermissionDenied"
+	HookTaskCreated        = "TaskCreated"
+	HookTaskCompleted      = "TaskCompleted"
+	HookPostModelSwitch    = "PostModelSwitch"
+	HookCwdChanged         = "CwdChanged"
+	HookMessageDisplay     = "MessageDisplay"
 )
+
+// HookEvents are the hook events Claude Code 2.1.332 has
+// (docs/CLAUDE-CODE.md). Others may come; the relay maps any name.
+var HookEvents = []string{
+	"PreToolUse", "PostToolUse", "PostToolUseFailure", "PostToolBatch", "Notification",
+	"UserPromptSubmit", "UserPromptExpansion", "SessionStart", "SessionEnd", "Stop",
+	"StopFailure", "SubagentStart", "SubagentStop", "PreCompact", "PostCompact",
+	"PreModelSwitch", "PostModelSwitch", "PermissionRequest", "PermissionDenied", "Setup",
+	"TeammateIdle", "TaskCreated", "TaskCompleted", "Elicitation", "ElicitationResult",
+	"ConfigChange", "WorktreeCreate", "WorktreeRemove", "InstructionsLoaded", "CwdChanged",
+	"FileChanged", "DirectoryAdded", "MessageDisplay", "PreSkillShellCommand",
+}
 
 // HookErrorEvent is the /hook event the relay sends for input it could not use.
 const HookErrorEvent = "hook_error"

@@ -161,7 +161,7 @@ func TestE2EEveryHookEvent(t *testing.T) {
 		t.Errorf("first events = %v %v %v %v", got[0]["event"], got[1]["event"], got[2]["event"], got[3]["event"])
 	}
 	// mpmd derives the other namespaces from them.
-	for _, q := range []string{"namespace=session&event=start", "namespace=session&event=end", "namespace=agent&event=agent_switched", "namespace=memory&event=loaded"} {
+	for _, q := range []string{"namespace=session&event=start", "namespace=session&event=end", "namespace=agent&event=task_completed", "namespace=memory&event=loaded"} {
 		if evs := waitEvents(t, d, q+"&session_id=abc123-e2e", 1); len(evs) == 0 {
 			t.Errorf("no derived event for %s", q)
 		}

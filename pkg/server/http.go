@@ -30,6 +30,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /health", s.cors(http.HandlerFunc(s.handleHealth)))
 	mux.Handle("/emit", s.cors(s.auth(http.HandlerFunc(s.handleEmit))))
 	mux.Handle("/api/events", s.cors(s.auth(http.HandlerFunc(s.handleEvents))))
+	mux.Handle("GET /api/sessions", s.cors(s.auth(http.HandlerFunc(s.handleSessions))))
+	mux.Handle("GET /api/sessions/{id}", s.cors(s.auth(http.HandlerFunc(s.handleSession))))
+	mux.Handle("GET /api/sessions/{id}/transcript", s.cors(s.auth(http.HandlerFunc(s.handleTranscript))))
+	mux.Handle("GET /api/sessions/{id}/tools", s.cors(s.auth(http.HandlerFunc(s.handleTools))))
 	mux.Handle("GET /metrics", s.cors(s.auth(http.HandlerFunc(s.handleMetrics))))
 	if s.cfg.Dashboard != nil {
 		mux.Handle("/", s.cors(s.cfg.Dashboard))
@@ -89,9 +93,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if reason := s.Degraded(); reason != "" {
 		h["reason"] = reason
 	}
-	if sess := s.deriver.Sessions(); len(sess) > 0 {
-		h["session_id"] = sess[0].SessionID
-		h["claude_status"] = sess[0].Status
+	if sess, ok := s.sessions.Latest(); ok {
+		h["session_id"] = sess.ID
+		h["claude_status"] = sess.Status
 	}
 	writeJSON(w, http.StatusOK, h)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,13 +36,28 @@ func (e *StoreError) Error() string { return "the event store failed: " + e.Err.
 func (e *StoreError) Unwrap() error { return e.Err }
 
 // request is one unit of work for the pipeline goroutine: an event to store
-// (ev), or a message to deliver without storing it (direct).
+// (ev), the events derived from one (derived), or a message to deliver
+// without storing it (direct).
 type request struct {
-	ev     *event.Event
-	direct *direct
-	done   chan response
-	cb     func(Result, error) // instead of done: called by the pipeline
+	ev      *event.Event
+	derived *derivedBatch
+	direct  *direct
+	done    chan response
+	cb      func(Result, error) // instead of done: called by the pipeline
 }
+
+// derivedBatch is what the session model derived from the committed event
+// with seq source. They are stored with the store's derived_seq moved to
+// source in the same transaction, so after a crash mpmd knows from where
+// to derive again (sessionfeed.go).
+type derivedBatch struct {
+	evs    []*event.Event
+	source int64
+}
+
+// derivedSeqKey is the store counter of the last source event whose
+// derived events are stored.
+const derivedSeqKey = "derived_seq"
 
 type response struct {
 	res Result
@@ -241,6 +255,21 @@ func (s *Server) process(batch []*request) {
 			out = append(out, delivery{direct: r.direct, ev: &event.Event{Seq: tx.Reserve()}})
 			continue
 		}
+		if r.derived != nil {
+			for _, de := range r.derived.evs {
+				dup, err := tx.Append(ctx, de)
+				if err != nil {
+					tx.Rollback()
+					fail(err)
+					return
+				}
+				if !dup {
+					out = append(out, delivery{ev: de})
+				}
+			}
+			tx.RaiseMeta(derivedSeqKey, r.derived.source)
+			continue
+		}
 		dup, err := tx.Append(ctx, r.ev)
 		if err != nil {
 			tx.Rollback()
@@ -252,34 +281,20 @@ func (s *Server) process(batch []*request) {
 			continue
 		}
 		out = append(out, delivery{ev: r.ev})
-		if r.ev.Namespace != "/hook" {
-			continue
-		}
-		for j, d := range s.deriver.Derive(r.ev.Name, r.ev.Data, r.ev.Time, r.ev.ID) {
-			de := &event.Event{
-				ID:        r.ev.ID + "/" + strconv.Itoa(j) + d.Namespace + "/" + d.Name,
-				Namespace: d.Namespace,
-				Name:      d.Name,
-				Time:      r.ev.Time,
-				SessionID: r.ev.SessionID,
-				Data:      d.Data,
-			}
-			if _, err := tx.Append(ctx, de); err != nil {
-				tx.Rollback()
-				fail(err)
-				return
-			}
-			out = append(out, delivery{ev: de})
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		fail(err)
 		return
 	}
 	s.setHealthy()
+	committed := make([]*event.Event, 0, len(out))
 	for _, d := range out {
 		s.deliver(d)
+		if d.direct == nil {
+			committed = append(committed, d.ev)
+		}
 	}
+	s.stream.publish(committed)
 	s.reply(batch, resps)
 }
 

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/store"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -36,14 +37,18 @@ type Config struct {
 	Dashboard http.Handler // served at /; nil serves a note on how to build it
 
 	MaxBacklog int // packets waiting for one client before it is dropped (0: DefaultMaxBacklog)
+
+	Pricer      session.Pricer     // prices API usage for the session model (nil: costs unknown unless Claude Code reports them)
+	Transcripts TranscriptFollower // told of every transcript a session names (nil: none are read)
 }
 
 // Server is a running mpmd. Create it with New; serve with Run.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *store.Store
-	deriver *event.Deriver
+	store    *store.Store
+	sessions *session.Model
+	stream   stream
 
 	io   *socket.Server
 	nsps map[string]socket.Namespace
@@ -83,12 +88,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		pipelineDone: make(chan struct{}),
 		started:      time.Now(),
 	}
-	s.deriver = event.NewDeriver(func(sid string) time.Time {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		t, _ := st.FirstTime(ctx, sid, "")
-		return t
-	})
+	s.sessions = session.New(cfg.Pricer, session.Limits{})
 
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
@@ -169,13 +169,24 @@ const ShutdownTimeout = 4 * time.Second
 // client, finishes the events already accepted and returns. The caller owns
 // ln's address; Run closes it. The store is left open for the caller.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	// The session model is complete before the first request is served:
+	// the API never shows a half-rebuilt picture.
+	bg, stopBG := context.WithCancel(context.Background())
+	sub := s.stream.subscribe(1024)
+	head, err := s.rebuildSessions(bg)
+	if err != nil {
+		stopBG()
+		ln.Close()
+		return fmt.Errorf("rebuild the session model from the store: %w", err)
+	}
+
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 
 	var wg sync.WaitGroup
-	bg, stopBG := context.WithCancel(context.Background())
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); s.followSessions(bg, sub, head) }()
 	go func() { defer wg.Done(); s.heartbeatLoop(bg) }()
 	go func() { defer wg.Done(); s.sweepLoop(bg) }()
 	go func() { defer wg.Done(); s.retentionLoop(bg) }()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/store"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
@@ -555,10 +556,26 @@ func (s *Server) serverInfo() map[string]any {
 }
 
 // statusPayload is the guide's /system status, about the most recently
-// active Claude Code session, plus every live session.
+// active Claude Code session, plus every session that has not ended.
 func (s *Server) statusPayload() map[string]any {
 	wd, _ := os.Getwd()
-	sessions := s.deriver.Sessions()
+	live := []map[string]any{}
+	for _, sess := range s.sessions.List() {
+		if sess.Status == session.StatusEnded {
+			continue
+		}
+		m := map[string]any{
+			"session_id": sess.ID,
+			"status":     string(sess.Status),
+			"start":      event.FormatTime(sess.StartedAt),
+			"last_seen":  event.FormatTime(sess.LastActivity),
+			"title":      sess.Title,
+		}
+		if sess.PID > 0 {
+			m["claude_pid"] = sess.PID
+		}
+		live = append(live, m)
+	}
 	p := map[string]any{
 		"session_id":    nil,
 		"session_start": nil,
@@ -570,20 +587,18 @@ func (s *Server) statusPayload() map[string]any {
 			"working_dir": wd,
 			"timestamp":   event.FormatTime(time.Now()),
 		},
-		"sessions":       sessions,
+		"sessions":       live,
 		"clients":        s.Clients(),
 		"stored_events":  s.store.Count(),
 		"last_seq":       s.store.LastSeq(),
 		"uptime_seconds": time.Since(s.started).Seconds(),
 	}
-	if len(sessions) > 0 {
-		p["session_id"] = sessions[0].SessionID
-		if !sessions[0].Start.IsZero() {
-			p["session_start"] = event.FormatTime(sessions[0].Start)
-		}
-		p["claude_status"] = sessions[0].Status
-		if sessions[0].PID > 0 {
-			p["claude_pid"] = sessions[0].PID
+	if sess, ok := s.sessions.Latest(); ok {
+		p["session_id"] = sess.ID
+		p["session_start"] = event.FormatTime(sess.StartedAt)
+		p["claude_status"] = string(sess.Status)
+		if sess.PID > 0 {
+			p["claude_pid"] = sess.PID
 		}
 	}
 	return p

@@ -33,6 +33,8 @@ const insertSQL = `INSERT INTO events(seq, event_id, namespace, event, ts_ms, se
 
 const saveSeqSQL = `INSERT INTO meta(key, value) VALUES('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)`
 
+const raiseMetaSQL = `INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)`
+
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	seq        INTEGER PRIMARY KEY,
@@ -160,6 +162,7 @@ type Tx struct {
 	done     bool
 	release  func()
 	buf      []byte // Append's encoding buffer
+	meta     map[string]int64
 }
 
 // Begin starts a write batch. It waits for any other open batch to end.
@@ -212,6 +215,16 @@ func (t *Tx) Reserve() int64 {
 	return t.next
 }
 
+// RaiseMeta sets the counter key to value when that is higher than what it
+// holds, as part of the batch: a position that must move with the events
+// it describes (committed together, or not at all).
+func (t *Tx) RaiseMeta(key string, value int64) {
+	if t.meta == nil {
+		t.meta = map[string]int64{}
+	}
+	t.meta[key] = max(t.meta[key], value)
+}
+
 // Commit makes the batch durable and its seqs final.
 func (t *Tx) Commit() error {
 	if t.done {
@@ -220,6 +233,12 @@ func (t *Tx) Commit() error {
 	t.done = true
 	defer t.release()
 	t.ins.Close()
+	for k, v := range t.meta {
+		if _, err := t.tx.Exec(raiseMetaSQL, k, v); err != nil {
+			_ = t.tx.Rollback()
+			return fmt.Errorf("store %s: %w", k, err)
+		}
+	}
 	// A stored event's seq is found again as max(seq); only a reserved seq
 	// above it must be written down (Prune does the same before deleting).
 	if t.reserved {
@@ -248,18 +267,63 @@ func (t *Tx) Rollback() {
 	t.release()
 }
 
+// Meta reads the counter key (0 and false when it was never set).
+func (s *Store) Meta(ctx context.Context, key string) (int64, bool, error) {
+	var v int64
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read %s: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// SetMeta sets the counter key to value, outside any batch.
+func (s *Store) SetMeta(ctx context.Context, key string, value int64) error {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+// BySeq calls fn for each stored event whose seq is in seqs, in seq order;
+// seqs that are not stored (pruned, or reserved) are skipped.
+func (s *Store) BySeq(ctx context.Context, seqs []int64, fn func(*event.Event) error) error {
+	const chunk = 500
+	for len(seqs) > 0 {
+		n := min(len(seqs), chunk)
+		part := seqs[:n]
+		seqs = seqs[n:]
+		args := make([]any, len(part))
+		for i, v := range part {
+			args[i] = v
+		}
+		q := `SELECT seq, event_id, namespace, event, ts_ms, session_id, data FROM events WHERE seq IN (?` +
+			strings.Repeat(",?", len(part)-1) + `) ORDER BY seq`
+		if err := s.scan(ctx, q, args, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Filter selects events. Zero fields select everything.
 type Filter struct {
-	Namespace string
-	Event     string
-	SessionID string
-	SinceSeq  int64 // seq > SinceSeq
-	UntilSeq  int64 // seq <= UntilSeq, when > 0
-	Since     time.Time
-	Until     time.Time
-	Q         string // text that must occur in the event name or data (case-insensitive for ASCII)
-	Limit     int    // at most this many (0: no limit)
-	Desc      bool   // newest first
+	Namespace  string
+	Namespaces []string // any of these (with Namespace, both must hold)
+	Event      string
+	SessionID  string
+	SinceSeq   int64 // seq > SinceSeq
+	UntilSeq   int64 // seq <= UntilSeq, when > 0
+	Since      time.Time
+	Until      time.Time
+	Q          string // text that must occur in the event name or data (case-insensitive for ASCII)
+	Limit      int    // at most this many (0: no limit)
+	Desc       bool   // newest first
 }
 
 func (f Filter) where() (string, []any) {
@@ -291,10 +355,21 @@ func (f Filter) where() (string, []any) {
 		pat := "%" + escapeLike(f.Q) + "%"
 		add(`(data LIKE ? ESCAPE '\' OR event LIKE ? ESCAPE '\')`, pat, pat)
 	}
+	if len(f.Namespaces) > 0 {
+		add("namespace IN (?"+strings.Repeat(",?", len(f.Namespaces)-1)+")", anys(f.Namespaces)...)
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func escapeLike(s string) string {
@@ -315,6 +390,11 @@ func (s *Store) Each(ctx context.Context, f Filter, fn func(*event.Event) error)
 	if f.Limit > 0 {
 		q += " LIMIT " + strconv.Itoa(f.Limit)
 	}
+	return s.scan(ctx, q, args, fn)
+}
+
+// scan runs the events query q and calls fn for each row.
+func (s *Store) scan(ctx context.Context, q string, args []any, fn func(*event.Event) error) error {
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("query events: %w", err)
