@@ -44,8 +44,8 @@ type Config struct {
 
 // Server is a running mpmd. Create it with New; serve with Run.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
+	cfg      Config
+	log      *slog.Logger
 	store    *store.Store
 	sessions *session.Model
 	stream   stream

@@ -73,7 +73,7 @@ type state struct {
 	agentOrder []string
 	tools      map[string]*ToolCall
 	toolOrder  []*ToolCall
-	spawns     []*spawn // Agent/Task calls not yet tied to a subagent
+	spawns     []*spawn          // Agent/Task calls not yet tied to a subagent
 	todoLists  map[string][]Task // TodoWrite, per agent
 	taskTools  map[string]*Task  // the task tools' tasks, by id
 	taskOrder  []string
