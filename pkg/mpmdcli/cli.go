@@ -1,5 +1,5 @@
 // Package mpmdcli is mpmd's command line: `run` (the default, foreground),
-// `start` (background), `stop` and `status`. cmd/mpmd only parses and calls
+// `start` (background), `stop`, `status` and `sessions`. cmd/mpmd only parses and calls
 // it, so tests can run the commands with their own output streams.
 package mpmdcli
 
@@ -18,10 +18,11 @@ import (
 type CLI struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Run    RunCmd    `cmd:"" default:"withargs" help:"Run mpmd in the foreground (the default)."`
-	Start  StartCmd  `cmd:"" help:"Start mpmd in the background and print the dashboard URL."`
-	Stop   StopCmd   `cmd:"" help:"Stop the running mpmd."`
-	Status StatusCmd `cmd:"" help:"Say whether mpmd is running, where, and how it is doing."`
+	Run      RunCmd      `cmd:"" default:"withargs" help:"Run mpmd in the foreground (the default)."`
+	Start    StartCmd    `cmd:"" help:"Start mpmd in the background and print the dashboard URL."`
+	Stop     StopCmd     `cmd:"" help:"Stop the running mpmd."`
+	Status   StatusCmd   `cmd:"" help:"Say whether mpmd is running, where, and how it is doing."`
+	Sessions SessionsCmd `cmd:"" help:"List Claude Code sessions (status, agents, tokens, cost), or show one."`
 }
 
 // ServeFlags are the flags shared by run and start.
