@@ -386,8 +386,10 @@ describe('views', () => {
     const a = (name, fields) => emit(mpmd, 'hook', eventName(name), hookInput(name, s3, fields));
     const input = { subagent_type: 'code-reviewer', description: 'Review the parser change', prompt: 'Look at parser.go' };
     await a('PreToolUse', { tool_name: 'Task', tool_use_id: 'tu-task-1', tool_input: input });
-    await a('SubagentStart', { agent_id: 'agent-42', agent_type: 'code-reviewer' });
-    await a('SubagentStop', { agent_id: 'agent-42', agent_type: 'code-reviewer', stop_hook_active: false });
+    // The run's duration is from SubagentStart to SubagentStop.
+    const t = Date.now();
+    await a('SubagentStart', { agent_id: 'agent-42', agent_type: 'code-reviewer', timestamp: new Date(t - 4200).toISOString() });
+    await a('SubagentStop', { agent_id: 'agent-42', agent_type: 'code-reviewer', stop_hook_active: false, timestamp: new Date(t).toISOString() });
     await a('PostToolUse', { tool_name: 'Task', tool_use_id: 'tu-task-1', tool_input: input, tool_response: { content: 'LGTM' }, duration_ms: 4200 });
     await a('PreToolUse', { tool_name: 'Task', tool_use_id: 'tu-task-2', tool_input: { subagent_type: 'test-runner', description: 'Run the tests' } });
     await page.click(tid('view-tab-agents'));
