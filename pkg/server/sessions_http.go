@@ -20,9 +20,21 @@ const (
 )
 
 // handleSessions answers GET /api/sessions: every session the model knows,
-// those that need the user and running ones first.
+// those that need the user and running ones first; with changed_since=N,
+// only those an event after seq N changed (a live view's incremental
+// update). seq is how far the model is.
 func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
-	list := s.sessions.List()
+	var since int64
+	if v := r.URL.Query().Get("changed_since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("changed_since must be a non-negative integer (a seq), got %q", v))
+			return
+		}
+		since = n
+	}
+	seq := s.sessions.Seq()
+	list := s.sessions.ListChanged(since)
 	if st := r.URL.Query().Get("status"); st != "" {
 		kept := list[:0]
 		for _, sess := range list {
@@ -32,7 +44,7 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 		}
 		list = kept
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": list, "seq": seq})
 }
 
 // handleSession answers GET /api/sessions/{id}: one session with its
@@ -43,7 +55,10 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		noSession(w, r.PathValue("id"))
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, struct {
+		session.Detail
+		Seq int64 `json:"seq"`
+	}{d, s.sessions.Seq()})
 }
 
 func noSession(w http.ResponseWriter, id string) {

@@ -154,6 +154,18 @@ func TestSessionsAPI(t *testing.T) {
 	if len(list.Sessions) != 1 || len(list.Sessions[0].Agents) != 2 || list.Sessions[0].Prompts != 1 || list.Sessions[0].Title != "run two agents" {
 		t.Fatalf("sessions = %+v", list.Sessions)
 	}
+	var changed struct {
+		Sessions []session.Session
+		Seq      int64
+	}
+	getJSON(t, ts.url+"/api/sessions?changed_since=0", &changed)
+	if len(changed.Sessions) != 1 || changed.Seq < changed.Sessions[0].LastSeq {
+		t.Errorf("changed_since=0: %+v", changed)
+	}
+	getJSON(t, fmt.Sprintf("%s/api/sessions?changed_since=%d", ts.url, changed.Sessions[0].LastSeq), &changed)
+	if len(changed.Sessions) != 0 {
+		t.Errorf("changed since its last event: %+v", changed.Sessions)
+	}
 	eventually(t, 5*time.Second, "two task_completed events", func() bool {
 		return storedCount(t, st, store.Filter{Namespace: "/agent", Event: "task_completed"}) == 2
 	})
@@ -198,6 +210,7 @@ func TestSessionsAPI(t *testing.T) {
 		"/api/sessions/" + recordedSession + "/transcript?limit=0":  400,
 		"/api/sessions/" + recordedSession + "/transcript?offset=x": 400,
 		"/api/sessions/" + recordedSession + "/tools?limit=99999":   400,
+		"/api/sessions?changed_since=-1":                            400,
 	} {
 		var body map[string]any
 		if code := getJSON(t, ts.url+url, &body); code != want || body["error"] == nil {

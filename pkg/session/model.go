@@ -46,6 +46,7 @@ type Limits struct {
 // query methods may be called concurrently with Apply.
 type Model struct {
 	mu       sync.RWMutex
+	seq      int64 // the highest seq applied
 	sessions map[string]*state
 	pricer   Pricer
 	limits   Limits
@@ -108,6 +109,9 @@ type spawn struct {
 // Apply applies one committed event and returns what it derives. Events the
 // model does not consume (its own derived events among them) change nothing.
 func (m *Model) Apply(ev *event.Event) []Derived {
+	m.mu.Lock()
+	m.seq = max(m.seq, ev.Seq)
+	m.mu.Unlock()
 	if ev.SessionID == "" {
 		return nil
 	}
@@ -187,13 +191,26 @@ func (m *Model) evict() {
 	}
 }
 
+// Seq is the highest seq the model has applied: what it shows is as of
+// that event.
+func (m *Model) Seq() int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.seq
+}
+
 // List returns every session: those that need the user first, then running
 // ones, then by last activity, newest first.
-func (m *Model) List() []Session {
+func (m *Model) List() []Session { return m.ListChanged(0) }
+
+// ListChanged is List of the sessions changed by an event after seq.
+func (m *Model) ListChanged(seq int64) []Session {
 	m.mu.RLock()
 	out := make([]Session, 0, len(m.sessions))
 	for _, st := range m.sessions {
-		out = append(out, m.snapshot(st))
+		if st.s.LastSeq > seq {
+			out = append(out, m.snapshot(st))
+		}
 	}
 	m.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Session) int {
