@@ -42,9 +42,17 @@ deps-redis: ## Install redis-server if missing (for the multi-node tests)
 		set -e; $(call apt_install_sh,redis-server); \
 	fi
 
+.PHONY: deps-systemd
+deps-systemd: ## Install systemd's tools if systemd-analyze is missing (the service unit test verifies the unit with it)
+	@if command -v systemd-analyze >/dev/null 2>&1; then \
+		echo "deps-systemd: systemd-analyze already installed"; \
+	else \
+		set -e; $(call apt_install_sh,systemd); \
+	fi
+
 # apt_install_sh installs Debian packages $(1), refreshing the package lists
 # first; one shell command line, for use inside a recipe's if/else.
 apt_install_sh = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=120 && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 $(1)
 
-TEST_DEPS += deps-python deps-node-interop
+TEST_DEPS += deps-python deps-node-interop deps-systemd

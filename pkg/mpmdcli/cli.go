@@ -1,5 +1,5 @@
 // Package mpmdcli is mpmd's command line: `run` (the default, foreground),
-// `start` (background), `stop`, `status` and `sessions`. cmd/mpmd only parses and calls
+// `start` (background), `stop`, `status`, `sessions` and `service`. cmd/mpmd only parses and calls
 // it, so tests can run the commands with their own output streams.
 package mpmdcli
 
@@ -23,6 +23,7 @@ type CLI struct {
 	Stop     StopCmd     `cmd:"" help:"Stop the running mpmd."`
 	Status   StatusCmd   `cmd:"" help:"Say whether mpmd is running, where, and how it is doing."`
 	Sessions SessionsCmd `cmd:"" help:"List Claude Code sessions (status, agents, tokens, cost), or show one."`
+	Service  ServiceCmd  `cmd:"" help:"Run mpmd as a background service of yours (systemd user unit, launchd agent)."`
 }
 
 // ServeFlags are the flags shared by run and start.
