@@ -144,7 +144,7 @@ func (u Usage) IsZero() bool { return u == Usage{} }
 
 // Rule is one row of a rule table: the first rule whose When holds answers.
 type Rule struct {
-	Name  string                 // for failure messages
+	Name  string                  // for failure messages
 	When  func(req *Request) bool // nil: always
 	Reply func(req *Request) Reply
 }
