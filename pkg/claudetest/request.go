@@ -167,10 +167,17 @@ func (r *Request) FirstUserContains(s string) bool {
 	return strings.Contains(r.FirstUserText(), s)
 }
 
-// LastUser is the last message if it is the user's, else nil.
+// LastUser is the user message after the last assistant message, nil if
+// there is none. Claude Code puts mid-conversation "system" messages
+// (reminders, the environment) beside it; they are skipped.
 func (r *Request) LastUser() *Message {
-	if n := len(r.Messages); n > 0 && r.Messages[n-1].Role == "user" {
-		return &r.Messages[n-1]
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		switch r.Messages[i].Role {
+		case "user":
+			return &r.Messages[i]
+		case "assistant":
+			return nil
+		}
 	}
 	return nil
 }

@@ -247,3 +247,51 @@ func ReadTranscript(tb testing.TB, path string) []Entry {
 	}
 	return out
 }
+
+// CostState is Claude Code's own account of a session, the last cost-state
+// entry of its main transcript: totals over every run of the session
+// (a resumed session's included) and its subagents.
+type CostState struct {
+	TotalCostUSD        float64
+	HasUnknownModelCost bool
+	ModelUsage          map[string]Usage
+}
+
+// ReadCostState reads the last cost-state entry of a main transcript; ok is
+// false when it has none.
+func ReadCostState(tb testing.TB, path string) (cs CostState, ok bool) {
+	tb.Helper()
+	for _, e := range ReadTranscript(tb, path) {
+		if e.Type() != "cost-state" {
+			continue
+		}
+		b, _ := json.Marshal(e)
+		var raw struct {
+			TotalCostUSD        float64 `json:"totalCostUSD"`
+			HasUnknownModelCost bool    `json:"hasUnknownModelCost"`
+			ModelUsage          map[string]struct {
+				InputTokens                         int64 `json:"inputTokens"`
+				OutputTokens                        int64 `json:"outputTokens"`
+				CacheReadInputTokens                int64 `json:"cacheReadInputTokens"`
+				CacheCreationInputTokens            int64 `json:"cacheCreationInputTokens"`
+				CacheCreationEphemeral5mInputTokens int64 `json:"cacheCreationEphemeral5mInputTokens"`
+				CacheCreationEphemeral1hInputTokens int64 `json:"cacheCreationEphemeral1hInputTokens"`
+			} `json:"modelUsage"`
+		}
+		if err := json.Unmarshal(b, &raw); err != nil {
+			tb.Fatalf("claudetest: cost-state in %s: %v", path, err)
+		}
+		cs = CostState{TotalCostUSD: raw.TotalCostUSD, HasUnknownModelCost: raw.HasUnknownModelCost, ModelUsage: map[string]Usage{}}
+		for m, u := range raw.ModelUsage {
+			cs.ModelUsage[m] = Usage{
+				InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadInputTokens: u.CacheReadInputTokens,
+				CacheCreation5mInputTokens: u.CacheCreationEphemeral5mInputTokens, CacheCreation1hInputTokens: u.CacheCreationEphemeral1hInputTokens,
+			}
+			if u.CacheCreationInputTokens != u.CacheCreationEphemeral5mInputTokens+u.CacheCreationEphemeral1hInputTokens {
+				tb.Errorf("claudetest: cost-state %s: cacheCreationInputTokens %d is not the sum of the 5m and 1h writes", m, u.CacheCreationInputTokens)
+			}
+		}
+		ok = true
+	}
+	return cs, ok
+}

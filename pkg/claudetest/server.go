@@ -33,13 +33,14 @@ type Server struct {
 // Exchange is one answered Messages API call: the request, the reply as
 // sent (ids filled in, usage resolved) and the ids it carried.
 type Exchange struct {
-	Request   *Request
-	Reply     Reply
-	MessageID string // msg_…
-	RequestID string // the request-id header
-	Model     string // the model the answer names
-	Usage     Usage  // the usage it reported
-	Scripted  bool   // false: the scenario had no answer
+	Request    *Request
+	Reply      Reply
+	MessageID  string // msg_…
+	RequestID  string // the request-id header
+	Model      string // the model the answer names
+	Usage      Usage  // the usage it reported
+	StopReason string // the stop_reason it reported
+	Scripted   bool   // false: the scenario had no answer
 }
 
 // NewServer starts a stand-in answering from sc; it is closed when the test
@@ -169,6 +170,7 @@ func (s *Server) answer(w http.ResponseWriter, ctx context.Context, req *Request
 		}
 	}
 	x.Reply = reply
+	x.StopReason = reply.stopReason()
 	s.mu.Lock()
 	s.exchanges = append(s.exchanges, x)
 	s.mu.Unlock()

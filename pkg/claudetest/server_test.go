@@ -324,6 +324,8 @@ func TestRequestHelpers(t *testing.T) {
 				map[string]any{"type": "tool_result", "tool_use_id": "toolu_2", "content": []any{map[string]any{"type": "text", "text": "part one"}, map[string]any{"type": "text", "text": "part two"}}},
 				map[string]any{"type": "text", "text": notification},
 			}),
+			// Claude Code's mid-conversation system turn, after the user's.
+			map[string]any{"role": "system", "content": "<system-reminder>y</system-reminder>"},
 		},
 	})
 	r := <-got
