@@ -182,7 +182,11 @@ func TestServerOtherRoutes(t *testing.T) {
 	if err != nil || head.StatusCode != 200 {
 		t.Errorf("HEAD /: %v %v", head, err)
 	}
-	for path, code := range map[string]int{"/v1/models": 200, "/api/hello": 404} {
+	for _, tt := range []struct {
+		path string
+		code int
+	}{{"/v1/models", 200}, {"/api/hello", 404}} {
+		path, code := tt.path, tt.code
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)

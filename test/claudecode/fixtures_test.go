@@ -81,10 +81,11 @@ var nonAlnum = regexp.MustCompile(`[^a-zA-Z0-9]`)
 
 // normaliser replaces the run's temporary paths with fixed ones, the
 // project's transcript directory name (Claude Code's cwd with every other
-// character a '-') included.
-func normaliser(root string) *strings.Replacer {
+// character a '-') included, and mpm-hook's directory with /usr/local/bin.
+func normaliser(t *testing.T, root string) *strings.Replacer {
 	project := filepath.Join(root, "project")
 	return strings.NewReplacer(
+		filepath.Dir(mpmdtest.HookBin(t))+"/", "/usr/local/bin/",
 		nonAlnum.ReplaceAllString(project, "-"), nonAlnum.ReplaceAllString(fixtureHome+"/project", "-"),
 		project, fixtureHome+"/project",
 		filepath.Join(root, "home"), fixtureHome,
@@ -99,7 +100,7 @@ func normaliser(root string) *strings.Replacer {
 // stand-in answered and the usage it reported).
 func writeFixture(t *testing.T, dir string, o *outcome) {
 	t.Helper()
-	norm := normaliser(o.World.root)
+	norm := normaliser(t, o.World.root)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}

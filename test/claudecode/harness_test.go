@@ -63,6 +63,7 @@ type world struct {
 type worldOpts struct {
 	mpmdDown bool     // do not start mpmd (the hooks spool)
 	env      []string // extra env for the CLI
+	claudeMD string   // the project's CLAUDE.md, if any
 }
 
 // newWorld starts mpmd (unless o.mpmdDown) and a stand-in answering from
@@ -83,6 +84,11 @@ func newWorld(t *testing.T, script func(*world) claudetest.Scenario, o worldOpts
 	w.claude = claudetest.New(t, w.srv, claudetest.WithRoot(w.root), claudetest.WithEnv(env...))
 	if w.claude.Project != w.project() {
 		t.Fatalf("the CLI runs in %s, not %s", w.claude.Project, w.project())
+	}
+	if o.claudeMD != "" {
+		if err := os.WriteFile(filepath.Join(w.project(), "CLAUDE.md"), []byte(o.claudeMD), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w.installHooks(t)
 	return w

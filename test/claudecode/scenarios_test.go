@@ -74,11 +74,14 @@ func toolsScenario(*world) claudetest.Scenario {
 
 func TestToolSuccessAndFailure(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, toolsScenario, worldOpts{})
+	w := newWorld(t, toolsScenario, worldOpts{claudeMD: "# Project rules\nAnswer briefly.\n"})
 	o := w.finish(t, w.run(t, toolsPrompt))
 	checkHooksStored(t, o)
 	checkTranscripts(t, o, 0)
 
+	if il := o.hooksOf("InstructionsLoaded"); len(il) != 1 || str(il[0].Fields, "file_path") != filepath.Join(w.project(), "CLAUDE.md") {
+		t.Errorf("InstructionsLoaded %v, want one for the project's CLAUDE.md", il)
+	}
 	// What Claude Code sent: the failing command is a PostToolUseFailure; the
 	// bad input never reaches Pre/PostToolUse, only PostToolBatch carries it.
 	if pre := o.hooksOf("PreToolUse"); len(pre) != 2 {
