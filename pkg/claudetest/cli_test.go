@@ -45,6 +45,12 @@ func TestRealCLI(t *testing.T) {
 	if len(xs) != 2 {
 		t.Fatalf("%d Messages API calls, want 2", len(xs))
 	}
+	// With non-essential traffic off, nothing else is called.
+	for _, r := range srv.Requests() {
+		if !r.IsMessages() || r.Query != "beta=true" {
+			t.Errorf("call %d: %s %s?%s, want only POST /v1/messages?beta=true", r.Seq, r.Method, r.Path, r.Query)
+		}
+	}
 	for _, x := range xs {
 		if got := x.Request.Header.Get("X-Claude-Code-Session-Id"); got != res.SessionID {
 			t.Errorf("call %d: session header %q, want %q", x.Request.Seq, got, res.SessionID)

@@ -16,6 +16,7 @@ type Request struct {
 	Time     time.Time   // when it arrived
 	Method   string      // POST, GET, HEAD …
 	Path     string      // e.g. /v1/messages
+	Query    string      // the raw query, e.g. beta=true
 	Header   http.Header // as sent (x-api-key included: the test's fake key)
 	Body     []byte      // the raw body
 	Model    string
