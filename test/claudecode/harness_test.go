@@ -70,6 +70,7 @@ type worldOpts struct {
 // the scenario script(w) returns, and installs the hooks.
 func newWorld(t *testing.T, script func(*world) claudetest.Scenario, o worldOpts) *world {
 	t.Helper()
+	claudetest.Bin(t) // fails (or skips) before anything starts
 	w := &world{root: t.TempDir()}
 	w.srv = claudetest.NewServer(t, script(w))
 	if o.mpmdDown {
@@ -280,6 +281,7 @@ type outcome struct {
 // finish collects a scenario's outcome after its last run; mpmd must be up.
 func (w *world) finish(t *testing.T, runs ...*claudetest.Result) *outcome {
 	t.Helper()
+	w.settle(t)
 	last := runs[len(runs)-1]
 	o := &outcome{
 		World: w, Daemon: w.daemon, Runs: runs,
@@ -291,6 +293,25 @@ func (w *world) finish(t *testing.T, runs ...*claudetest.Result) *outcome {
 		t.Fatalf("transcript: %v", err)
 	}
 	return o
+}
+
+// settle empties the hook spool into mpmd: a hook too slow to reach mpmd
+// on a loaded machine spools its event, and the next hook delivers it; after
+// the session's last hook, one more (of another session) does.
+func (w *world) settle(t *testing.T) {
+	t.Helper()
+	dir := filepath.Join(w.root, "state", "mpm", "spool")
+	for try := 0; mpmdtest.SpoolLen(t, dir) > 0; try++ {
+		if try == 5 {
+			t.Fatalf("the spool still holds %d events after %d more hooks", mpmdtest.SpoolLen(t, dir), try)
+		}
+		cmd := exec.Command(mpmdtest.HookBin(t))
+		cmd.Env = w.daemon.Env
+		cmd.Stdin = strings.NewReader(`{"hook_event_name":"Stop","session_id":"claudetest-flush"}`)
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+			t.Fatalf("mpm-hook (flush): %v %s", err, out)
+		}
+	}
 }
 
 // hooksOf are the outcome's recorded hook inputs called name.
@@ -351,10 +372,10 @@ func storedHooks(t *testing.T, d *mpmdtest.Daemon, session string, n int) []stor
 // input Claude Code fed for an event mpm-hook is registered for reached
 // mpmd's /hook namespace exactly once, with all its fields, nothing else is
 // stored for the session, and each agent's events (main and every subagent)
-// are stored in the order Claude Code fed them. The hooks of tool calls that
-// Claude Code runs at once (the calls of one assistant message) have no
-// order among each other; each call's PreToolUse still precedes its
-// PostToolUse. It returns the stored events.
+// are stored in the order Claude Code fed them. Hooks that Claude Code runs
+// at once (those of the tool calls of one assistant message; SessionStart
+// and InstructionsLoaded) have no order among each other; each call's
+// PreToolUse still precedes its PostToolUse. It returns the stored events.
 func checkHooksStored(t *testing.T, o *outcome) []storedHook {
 	t.Helper()
 	relayed := o.World.relayedEvents(t)
@@ -399,7 +420,8 @@ func checkHooksStored(t *testing.T, o *outcome) []storedHook {
 			if a.Agent != b.Agent || pair[i] < 0 || pair[k] < 0 {
 				continue
 			}
-			if span[i] != "" && span[i] == span[k] && str(a.Fields, "tool_use_id") != str(b.Fields, "tool_use_id") {
+			sameCall := str(a.Fields, "tool_use_id") != "" && str(a.Fields, "tool_use_id") == str(b.Fields, "tool_use_id")
+			if span[i] != "" && span[i] == span[k] && !sameCall {
 				continue
 			}
 			if got[pair[i]].Seq > got[pair[k]].Seq {
@@ -440,22 +462,27 @@ func toolBatches(xs []claudetest.Exchange) map[string]string {
 	return out
 }
 
-// parallelSpans gives each hook input fed while its agent ran a batch of
-// parallel tool calls (from the batch's first PreToolUse up to its
-// PostToolBatch) the batch's message id: those hooks run at once, in no
-// defined order, and so do the events without a tool_use_id among them
-// (TaskCreated, TaskCompleted). Other inputs get "".
+// parallelSpans marks the hook inputs Claude Code fires at the same time,
+// in no defined order: those of a batch of parallel tool calls (from the
+// batch's first PreToolUse up to its PostToolBatch, the events without a
+// tool_use_id among them — TaskCreated, TaskCompleted — included) get the
+// batch's message id; those of a run's start-up (SessionStart,
+// InstructionsLoaded: everything up to the first UserPromptSubmit) get
+// "startup" and their index. Other inputs get "".
 func parallelSpans(hs []hookInput, batch map[string]string) []string {
 	out := make([]string, len(hs))
-	open := map[string]string{} // agent → the batch running
+	open := map[string]string{"": "startup 0"} // agent → the span running
 	for i, h := range hs {
-		if b := batch[str(h.Fields, "tool_use_id")]; b != "" && h.Name == "PreToolUse" {
+		switch b := batch[str(h.Fields, "tool_use_id")]; {
+		case h.Name == "PreToolUse" && b != "":
 			open[h.Agent] = b
-		}
-		if h.Name == "PostToolBatch" {
-			delete(open, h.Agent) // it comes after every call of the batch
+		case h.Name == "PostToolBatch" || h.Name == "UserPromptSubmit":
+			delete(open, h.Agent) // it comes after every event of the span
 		}
 		out[i] = open[h.Agent]
+		if h.Name == "SessionEnd" {
+			open[h.Agent] = fmt.Sprintf("startup %d", i+1) // a resumed run's
+		}
 	}
 	return out
 }
