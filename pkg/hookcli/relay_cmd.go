@@ -21,8 +21,8 @@ func (r *RelayCmd) Run(cli *CLI, env *Env) error {
 	return nil
 }
 
-// HardDeadline ends the process whatever it is doing; the relay's own
-// deadlines end it long before.
+// HardDeadline ends the process whatever it is doing (after spooling an
+// event not yet acked); the relay's own deadlines end it long before.
 const HardDeadline = 900 * time.Millisecond
 
 // HookConfig is $XDG_CONFIG_HOME/mpm/hook.json.
@@ -41,9 +41,10 @@ func loadHookConfig(dir string) HookConfig {
 func runRelay(env *Env, port int, token string, autoStart bool) {
 	defer func() { _ = recover() }()
 	log, logFile := relay.DebugLogger(env.Dirs)
+	var hard time.Duration
 	if env.RealProcess {
 		silenceStdio(logFile)
-		time.AfterFunc(HardDeadline, func() { os.Exit(0) })
+		hard = HardDeadline
 	}
 	if logFile != nil {
 		defer logFile.Close()
@@ -58,6 +59,9 @@ func runRelay(env *Env, port int, token string, autoStart bool) {
 		Dirs:      env.Dirs,
 		Log:       log,
 		Now:       env.Now,
+		// The event is spooled before the process ends, however late.
+		HardDeadline: hard,
+		Exit:         func() { os.Exit(0) },
 	})
 	log.Info("relay done", "event", out.Event, "event_id", out.EventID, "delivered", out.Delivered,
 		"seq", out.Seq, "spooled", out.Spooled, "drained", out.Drained, "err", out.Err)

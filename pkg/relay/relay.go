@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
@@ -59,6 +60,15 @@ type Config struct {
 	ReadTimeout time.Duration // stdin, default 400ms
 	SendTimeout time.Duration // connect + ack once the event is built, default 250ms
 	DrainBudget time.Duration // spooled events before this one, default 100ms
+
+	// HardDeadline, when set, calls Exit once it passes, whatever the
+	// relay is doing; but first an event read and not yet acked or
+	// spooled is spooled. On a machine so loaded that the relay's own
+	// deadlines are overrun, the hook still ends in time and the event
+	// is kept (a duplicate of one acked meanwhile is dropped by mpmd by
+	// its event_id).
+	HardDeadline time.Duration
+	Exit         func()
 }
 
 func (c *Config) defaults() {
@@ -105,13 +115,23 @@ func Run(cfg Config) (out Outcome) {
 	cfg.defaults()
 	start := cfg.Now()
 	var rec spool.Record
+	k := &keeper{dir: cfg.Dirs.Spool()}
+	if cfg.HardDeadline > 0 && cfg.Exit != nil {
+		t := time.AfterFunc(cfg.HardDeadline, func() {
+			if k.keep() {
+				cfg.Log.Warn("hard deadline: spooled the event before exiting")
+			}
+			cfg.Exit()
+		})
+		defer t.Stop()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			out.Err = fmt.Errorf("relay panic: %v", r)
 			cfg.Log.Error("relay panic", "panic", r)
 			// A bug must not cost the event: keep it if it was built.
-			if rec.Event != "" && !out.Delivered && !out.Spooled {
-				out.Spooled = spoolRecord(cfg.Dirs.Spool(), rec) == nil
+			if !out.Delivered && !out.Spooled {
+				out.Spooled = k.keep()
 			}
 		}
 	}()
@@ -143,6 +163,7 @@ func Run(cfg Config) (out Outcome) {
 	if _, ok := rec.Data["claude_pid"]; !ok && rec.Event != event.HookErrorEvent {
 		rec.Data["claude_pid"] = claudePID()
 	}
+	k.built(rec)
 	out.Event, out.EventID = rec.Event, rec.Data["event_id"].(string)
 	cfg.Log.Debug("hook input", "url", baseURL, "from_discovery_file", discovered, "bytes", len(input), "event", rec.Event, "event_id", out.EventID, "read_error", readErr)
 
@@ -174,6 +195,7 @@ func Run(cfg Config) (out Outcome) {
 		}
 		ack, err := conn.Emit(sendCtx, rec.Event, rec.Data)
 		if err == nil {
+			k.settle()
 			out.Delivered, out.Seq, out.Err = true, ack.Seq, nil
 			return false
 		}
@@ -206,7 +228,7 @@ func Run(cfg Config) (out Outcome) {
 	}
 	if !out.Delivered {
 		cfg.Log.Debug("not delivered, spooling", "event_id", out.EventID, "err", out.Err)
-		if err := spoolRecord(cfg.Dirs.Spool(), rec); err != nil {
+		if err := k.spool(); err != nil {
 			out.Err = errors.Join(out.Err, err)
 			cfg.Log.Error("spool failed: event lost", "event_id", out.EventID, "err", err)
 		} else {
@@ -226,6 +248,52 @@ func Run(cfg Config) (out Outcome) {
 type dialResult struct {
 	conn *wire.Conn
 	err  error
+}
+
+// keeper spools the run's event exactly once, from the relay's own path or
+// from the hard deadline's, whichever comes first.
+type keeper struct {
+	dir     string
+	mu      sync.Mutex
+	rec     spool.Record
+	has     bool
+	settled bool // acked or spooled
+}
+
+func (k *keeper) built(rec spool.Record) {
+	k.mu.Lock()
+	k.rec, k.has = rec, true
+	k.mu.Unlock()
+}
+
+// settle records that the event was acked.
+func (k *keeper) settle() {
+	k.mu.Lock()
+	k.settled = true
+	k.mu.Unlock()
+}
+
+// spool appends the event unless that was done already.
+func (k *keeper) spool() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.settled || !k.has {
+		return nil
+	}
+	if err := spoolRecord(k.dir, k.rec); err != nil {
+		return err
+	}
+	k.settled = true
+	return nil
+}
+
+// keep spools the event if it is built and neither acked nor spooled, and
+// reports whether it did.
+func (k *keeper) keep() bool {
+	k.mu.Lock()
+	pending := k.has && !k.settled
+	k.mu.Unlock()
+	return pending && k.spool() == nil
 }
 
 func spoolRecord(dir string, rec spool.Record) error {
