@@ -145,3 +145,12 @@ func validAgentID(id string) bool {
 	}
 	return true
 }
+
+// sessionFromPath is the session a transcript's path names: <session>.jsonl,
+// or <session>/subagents/agent-<id>.jsonl for a subagent's.
+func sessionFromPath(rel string, subagent bool) string {
+	if subagent {
+		return filepath.Base(filepath.Dir(filepath.Dir(rel)))
+	}
+	return strings.TrimSuffix(filepath.Base(rel), ".jsonl")
+}

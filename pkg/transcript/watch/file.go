@@ -68,8 +68,8 @@ func (w *Watcher) admit(session, path string, now time.Time) {
 		return
 	}
 	agent := agentFromPath(rel)
-	if session == "" {
-		session = strings.TrimSuffix(filepath.Base(rel), ".jsonl")
+	if session == "" { // the lines' own sessionId wins anyway; this is for lines without one
+		session = sessionFromPath(rel, agent != "")
 	}
 	w.files[key] = &file{
 		key: key, root: r, rel: rel, session: session, agent: agent, main: agent == "",

@@ -675,3 +675,24 @@ func TestNewNeedsIngest(t *testing.T) {
 		t.Error("New without Ingest succeeded")
 	}
 }
+
+// A subagent's transcript followed on its own (SubagentStop names it) is
+// attributed to its agent, and to its session when its lines say none.
+func TestFollowSubagentDirectly(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "p", "sess-1", "subagents")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "agent-a1b2.jsonl")
+	line := strings.Replace(assistantLine("u-1", "m1", "sub"), `"sessionId":"s",`, "", 1)
+	appendFile(t, path, line+"\n")
+	s := newSink()
+	w := start(t, watch.Config{Roots: []string{root}, Ingest: s.ingest})
+	w.Follow("", path)
+	waitFor(t, "the subagent's event", func() bool { return s.count("output") == 1 })
+	d := s.events("output")[0].Data
+	if d["agent_id"] != "a1b2" || d["session_id"] != "sess-1" {
+		t.Errorf("agent %v session %v", d["agent_id"], d["session_id"])
+	}
+}
