@@ -51,10 +51,10 @@ func BenchmarkRead100MB(b *testing.B) {
 }
 
 // The Reader's memory does not grow with the file: reading 100 MB (20 MB
-// with -short) streamed from a generator keeps the heap small.
+// with -short or -race) streamed from a generator keeps the heap small.
 func TestReadConstantMemory(t *testing.T) {
 	size := int64(100 << 20)
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		size = 20 << 20
 	}
 	pr, pw := ioPipe()

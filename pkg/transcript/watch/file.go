@@ -34,6 +34,7 @@ type file struct {
 	evs      []*event.Event
 
 	next, scanNext time.Time
+	polled         time.Time // the last poll
 	interval       time.Duration
 	lastActive     time.Time
 	missingSince   time.Time
@@ -57,7 +58,13 @@ func (w *Watcher) admit(session, path string, now time.Time) {
 	}
 	key := filepath.Join(r.names[0], rel)
 	if f, ok := w.files[key]; ok {
-		f.next, f.interval, f.scanNext = now, w.cfg.Poll, now
+		// poll it soon, but not more often than every Poll however many
+		// hook events name it
+		f.interval = w.cfg.Poll
+		f.next = f.polled.Add(w.cfg.Poll)
+		if f.next.Before(f.scanNext) {
+			f.scanNext = f.next
+		}
 		if f.session == "" {
 			f.session = session
 		}
@@ -121,6 +128,8 @@ func (f *file) backoff(now time.Time, idle time.Duration) {
 const missingFor = 10 * time.Minute
 
 func (w *Watcher) poll(ctx context.Context, f *file, now time.Time) pollResult {
+	f.polled = now
+	w.count(func(s *Stats) { s.Polls++ })
 	st, err := f.root.dir.Stat(f.rel)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

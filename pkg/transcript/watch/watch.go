@@ -82,6 +82,7 @@ func DefaultRoots() []string {
 // Stats counts what a Watcher did.
 type Stats struct {
 	Files        int   // files followed now
+	Polls        int64 // file polls (one stat each, and a read when it grew)
 	Rejected     int64 // paths refused: outside the roots, not a regular .jsonl file, too big
 	BytesRead    int64
 	Events       int64 // events Ingest accepted

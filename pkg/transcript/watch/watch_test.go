@@ -696,3 +696,28 @@ func TestFollowSubagentDirectly(t *testing.T) {
 		t.Errorf("agent %v session %v", d["agent_id"], d["session_id"])
 	}
 }
+
+// A storm of hook events naming a file polls it at most every Poll.
+func TestFollowStormIsRateLimited(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "p")
+	_ = os.MkdirAll(dir, 0o755)
+	path := filepath.Join(dir, "s.jsonl")
+	appendFile(t, path, assistantLine("u1", "m1", "x")+"\n")
+	s := newSink()
+	w := start(t, watch.Config{Roots: []string{root}, Ingest: s.ingest, Poll: 50 * time.Millisecond, IdlePoll: time.Second})
+	w.Follow("s", path)
+	waitFor(t, "the first line", func() bool { return s.count("output") == 1 })
+	before, t0 := w.Stats().Polls, time.Now()
+	for n := 0; time.Since(t0) < 300*time.Millisecond; n++ { // hook events, spread so the watcher wakes for many
+		w.Follow("s", path)
+		time.Sleep(100 * time.Microsecond)
+	}
+	appendFile(t, path, assistantLine("u2", "m2", "y")+"\n")
+	w.Follow("s", path)
+	waitFor(t, "the next line", func() bool { return s.count("output") == 2 })
+	polls, elapsed := w.Stats().Polls-before, time.Since(t0)
+	if limit := int64(elapsed/(50*time.Millisecond)) + 3; polls > limit {
+		t.Errorf("%d polls in %v of Follows, want at most %d", polls, elapsed, limit)
+	}
+}
