@@ -42,6 +42,9 @@ type ServeFlags struct {
 	MaxBacklog     int           `name:"max-backlog" help:"Packets that may wait for one slow client before it is dropped (it reconnects and resumes by seq)." default:"16384"`
 	Pprof          string        `name:"pprof" help:"Serve Go's net/http/pprof profiles on this loopback address (e.g. 127.0.0.1:6060)." placeholder:"ADDR"`
 	NoSpoolDrain   bool          `name:"no-spool-drain" help:"Do not deliver events that mpm-hook spooled while mpmd was down." hidden:""`
+	ClaudeProjects []string      `name:"claude-projects" help:"Claude projects directory whose transcripts mpmd may read (repeatable; default ~/.claude/projects and $CLAUDE_CONFIG_DIR/projects)." placeholder:"DIR"`
+	NoTranscripts  bool          `name:"no-transcripts" help:"Read no transcripts (no conversation text, thinking, tokens or cost)."`
+	Pricing        string        `name:"pricing" help:"Prices to use over the built-in table (default: $XDG_CONFIG_HOME/mpm/pricing.json when it exists)." placeholder:"FILE"`
 }
 
 // Env is what commands use of the outside world; tests replace it.

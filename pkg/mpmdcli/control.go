@@ -54,6 +54,15 @@ func (c *StartCmd) Run(env *Env) error {
 	if c.NoSpoolDrain {
 		args = append(args, "--no-spool-drain")
 	}
+	for _, d := range c.ClaudeProjects {
+		args = append(args, "--claude-projects", d)
+	}
+	if c.NoTranscripts {
+		args = append(args, "--no-transcripts")
+	}
+	if c.Pricing != "" {
+		args = append(args, "--pricing", c.Pricing)
+	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return err

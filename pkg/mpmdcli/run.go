@@ -24,6 +24,7 @@ import (
 	"github.com/mpm-dev/mpm/pkg/server"
 	"github.com/mpm-dev/mpm/pkg/spool"
 	"github.com/mpm-dev/mpm/pkg/store"
+	"github.com/mpm-dev/mpm/pkg/transcript/watch"
 	"github.com/mpm-dev/mpm/pkg/version"
 )
 
@@ -123,8 +124,31 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 	}
 	defer st.Close()
 
+	prices, pricesFrom, err := loadPricing(c.Pricing, env.Dirs.Config)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	var srv *server.Server
+	var watcher *watch.Watcher
+	if !c.NoTranscripts {
+		roots := c.ClaudeProjects
+		if len(roots) == 0 {
+			roots = watch.DefaultRoots()
+		}
+		watcher, err = watch.New(watch.Config{
+			Roots:   roots,
+			Ingest:  func(ctx context.Context, evs []*event.Event) error { return srv.IngestBatch(ctx, evs) },
+			Offsets: storeOffsets{st: st, log: log},
+			Logger:  log.With("component", "transcripts"),
+		})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot read transcripts: %w", err)
+		}
+	}
 	var dash = dashboard.Handler()
-	srv := server.New(server.Config{
+	cfg := server.Config{
 		Host:           c.Host,
 		Port:           port,
 		Token:          c.Token,
@@ -135,7 +159,17 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		RetentionCount: c.RetentionCount,
 		Dashboard:      dash,
 		MaxBacklog:     c.MaxBacklog,
-	}, st, log)
+		Pricer:         tablePricer{prices},
+	}
+	if watcher != nil {
+		cfg.Transcripts = watcher
+	}
+	srv = server.New(cfg, st, log)
+	if watcher != nil {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go watcher.Run(wctx)
+	}
 	lctx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()
 	lh.Attach(lctx, srv)
@@ -151,7 +185,7 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 	defer paths.RemoveDiscovery(disc, os.Getpid())
 
 	log.Info("mpmd listening", "url", url, "store", st.Path(), "stored_events", st.Count(), "last_seq", st.LastSeq(),
-		"token_required", c.Token != "", "version", version.Version)
+		"token_required", c.Token != "", "version", version.Version, "prices", orDefaultStr(pricesFrom, prices.Source), "transcripts", !c.NoTranscripts)
 	if !dashboard.Built() {
 		log.Warn("this binary was built without the dashboard; run `make build` to include it")
 	}

@@ -142,6 +142,35 @@ func (s *Server) enqueue(ctx context.Context, r *request) error {
 	}
 }
 
+// IngestBatch runs evs through the pipeline together (one queue entry
+// each, so they are stored in few transactions) and returns once every one
+// is stored or refused: nil when all are stored (duplicates included), else
+// the first error. The transcript watcher feeds mpmd this way.
+func (s *Server) IngestBatch(ctx context.Context, evs []*event.Event) error {
+	errs := make(chan error, len(evs))
+	for _, ev := range evs {
+		if err := s.validate(ev); err != nil {
+			errs <- err
+			continue
+		}
+		if err := s.enqueue(ctx, &request{ev: ev, cb: func(_ Result, err error) { errs <- err }}); err != nil {
+			errs <- err
+		}
+	}
+	var first error
+	for range evs {
+		select {
+		case err := <-errs:
+			if err != nil && first == nil {
+				first = err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return first
+}
+
 // ingestAsync is Ingest for a caller that must not wait: a socket's reader
 // goroutine, which the library runs the event handlers on. It queues ev in
 // the caller's order (blocking, as Ingest does, while the queue is full) and

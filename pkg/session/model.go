@@ -382,7 +382,7 @@ func (m *Model) snapshot(st *state) Session {
 		}
 		s.Agents = append(s.Agents, run)
 	}
-	s.Usage = st.usage.render(st.costState)
+	s.Usage = st.usage.render(st.costState, st.messages)
 	if s.Attention != nil {
 		a := *s.Attention
 		s.Attention = &a
@@ -402,7 +402,7 @@ func (m *Model) snapshot(st *state) Session {
 
 func (m *Model) agentRun(as *agentState) AgentRun {
 	run := as.run
-	run.Usage = as.usage.render(nil)
+	run.Usage = as.usage.render(nil, nil)
 	if run.EndedAt != nil {
 		t := *run.EndedAt
 		run.EndedAt = &t

@@ -418,11 +418,21 @@ func TestUsageAndCost(t *testing.T) {
 	if u.CostSource != session.CostUnknown || len(u.Unpriced) != 1 || u.ByModel["mystery"].CostUSD != nil {
 		t.Errorf("with an unknown model: %+v", u)
 	}
+	// Claude Code's cost-state stands for everything before it (here more
+	// than the transcript showed: a compaction's call writes no line).
 	f.event("/claude", "cost_state", map[string]any{"session_id": "s", "total_cost_usd": 0.5,
-		"model_usage": map[string]any{"m1": map[string]any{"cost_usd": 0.4}, "mystery": map[string]any{"cost_usd": 0.1}}})
+		"model_usage": map[string]any{
+			"m1":      map[string]any{"cost_usd": 0.4, "input_tokens": 120.0, "output_tokens": 60.0},
+			"mystery": map[string]any{"cost_usd": 0.1, "input_tokens": 5.0, "output_tokens": 5.0}}})
 	u = mustSession(t, f.m, "s").Usage
-	if u.CostSource != session.CostClaude || *u.CostUSD != 0.5 || *u.ByModel["mystery"].CostUSD != 0.1 || u.InputTokens != 115 {
+	if u.CostSource != session.CostClaude || *u.CostUSD != 0.5 || *u.ByModel["mystery"].CostUSD != 0.1 || u.InputTokens != 125 || u.OutputTokens != 65 {
 		t.Errorf("with cost-state: %+v", u)
+	}
+	// A message after it (the next run, not yet ended) is added, priced.
+	f.event("/claude", "usage", usage("s", "", "msg5", "m1", 10, 0))
+	u = mustSession(t, f.m, "s").Usage
+	if u.CostSource != session.CostPricing || fmt.Sprintf("%.3f", *u.CostUSD) != "0.510" || u.InputTokens != 135 || u.ByModel["m1"].InputTokens != 130 {
+		t.Errorf("after cost-state: %+v cost %v", u, *u.CostUSD)
 	}
 	empty := session.New(nil, session.Limits{})
 	ev := &event.Event{Seq: 1, ID: "x", Namespace: "/hook", Name: "user_prompt", SessionID: "e", Time: t0,

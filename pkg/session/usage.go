@@ -2,13 +2,15 @@ package session
 
 import (
 	"sort"
+	"time"
 )
 
 // message is one API message's usage. Claude Code writes one message over
 // several transcript lines that share message.id, each with the message's
 // usage so far; the last one seen counts, once.
 type message struct {
-	model  string
+	model  string // the model Claude Code asked for (cost-state's key), else the API's
+	time   time.Time
 	agent  string
 	tokens Tokens
 	cost   float64
@@ -51,20 +53,39 @@ func (u *usageAcc) add(msg *message, sign int64) {
 }
 
 // costState is Claude Code's own account of a session's cost (its
-// cost-state transcript entry): the whole session, subagents included.
+// cost-state transcript entry): the whole session, subagents included,
+// cumulative over resumed runs, written when a run ends. It also counts
+// calls that write no assistant line (a compaction's summary).
 type costState struct {
+	time    time.Time // of the entry before it in the transcript
 	total   float64
-	byModel map[string]float64
+	tokens  Tokens
+	byModel map[string]modelCost
 	unknown bool // hasUnknownModelCost
 }
 
-// render is the public Usage: tokens summed from the messages; the cost
-// from Claude Code's cost-state when there is one, else priced per message.
-func (u *usageAcc) render(cs *costState) Usage {
-	out := Usage{Tokens: u.tokens, ByModel: map[string]*ModelUsage{}, CostSource: CostNone}
+type modelCost struct {
+	tokens Tokens
+	cost   float64
+}
+
+// render is the public Usage: tokens summed from the messages, priced per
+// message. With Claude Code's cost-state, its totals stand for everything
+// up to it, and the messages after it (a run still going) are added.
+func (u *usageAcc) render(cs *costState, msgs map[string]*message) Usage {
+	acc := u
+	if cs != nil {
+		acc = &usageAcc{}
+		for _, m := range msgs {
+			if m.time.After(cs.time) {
+				acc.add(m, 1)
+			}
+		}
+	}
+	out := Usage{Tokens: acc.tokens, ByModel: map[string]*ModelUsage{}, CostSource: CostNone}
 	var total float64
 	var unpriced []string
-	for name, ma := range u.byModel {
+	for name, ma := range acc.byModel {
 		mu := &ModelUsage{Tokens: ma.tokens, Messages: ma.messages}
 		if ma.unpriced == 0 {
 			c := ma.cost
@@ -76,7 +97,7 @@ func (u *usageAcc) render(cs *costState) Usage {
 		}
 		out.ByModel[name] = mu
 	}
-	if len(u.byModel) > 0 {
+	if len(acc.byModel) > 0 {
 		sort.Strings(unpriced)
 		out.Unpriced = unpriced
 		t := total
@@ -84,29 +105,43 @@ func (u *usageAcc) render(cs *costState) Usage {
 		out.CostSource = CostPricing
 		if len(unpriced) > 0 {
 			out.CostSource = CostUnknown
-			if len(unpriced) == len(u.byModel) {
+			if len(unpriced) == len(acc.byModel) {
 				out.CostUSD = nil
 			}
 		}
 	}
-	if cs != nil {
-		t := cs.total
-		out.CostUSD, out.CostSource = &t, CostClaude
+	if cs == nil {
+		return out
+	}
+	after := len(acc.byModel) > 0
+	out.Tokens.add(cs.tokens, 1)
+	t := cs.total + total
+	out.CostUSD = &t
+	switch {
+	case cs.unknown:
+		// Claude Code itself had no price for a model: its total leaves
+		// that model out.
+		out.CostSource = CostUnknown
+	case after && out.CostSource != CostPricing:
+		// messages after the cost-state, some unpriced: keep unknown
+	case after:
+		out.CostSource = CostPricing
+	default:
+		out.CostSource = CostClaude
 		out.Unpriced = nil
-		for name, c := range cs.byModel {
-			mu := out.ByModel[name]
-			if mu == nil {
-				mu = &ModelUsage{}
-				out.ByModel[name] = mu
-			}
-			c := c
-			mu.CostUSD, mu.CostSource = &c, CostClaude
+	}
+	for name, mc := range cs.byModel {
+		mu := out.ByModel[name]
+		if mu == nil {
+			mu = &ModelUsage{CostSource: CostClaude}
+			c := mc.cost
+			mu.CostUSD = &c
+			out.ByModel[name] = mu
+		} else if mu.CostUSD != nil {
+			c := *mu.CostUSD + mc.cost
+			mu.CostUSD = &c
 		}
-		if cs.unknown {
-			// Claude Code itself had no price for a model: its total
-			// leaves that model out.
-			out.CostSource = CostUnknown
-		}
+		mu.Tokens.add(mc.tokens, 1)
 	}
 	return out
 }
@@ -118,12 +153,13 @@ func (a *applier) applyUsage() {
 	if model == "" || model == "<synthetic>" {
 		return
 	}
+	key := orDefault(str(d, "requested_model"), model)
 	id := str(d, "message_id")
 	if id == "" {
 		id = a.ev.ID
 	}
-	key := id + "\x00" + str(d, "request_id")
-	msg := &message{model: model, agent: a.agent(), tokens: Tokens{
+	msgKey := id + "\x00" + str(d, "request_id")
+	msg := &message{model: key, time: a.ev.Time, agent: a.agent(), tokens: Tokens{
 		InputTokens:              integer(d["input_tokens"]),
 		OutputTokens:             integer(d["output_tokens"]),
 		CacheCreationInputTokens: integer(d["cache_creation_input_tokens"]),
@@ -140,13 +176,13 @@ func (a *applier) applyUsage() {
 	}
 	st := a.st
 	as := a.agentState()
-	if old, ok := st.messages[key]; ok {
+	if old, ok := st.messages[msgKey]; ok {
 		st.usage.add(old, -1)
 		if oa := st.agents[old.agent]; oa != nil {
 			oa.usage.add(old, -1)
 		}
 	}
-	st.messages[key] = msg
+	st.messages[msgKey] = msg
 	st.usage.add(msg, 1)
 	if as != nil {
 		as.usage.add(msg, 1)
@@ -156,17 +192,33 @@ func (a *applier) applyUsage() {
 	}
 }
 
-// applyCostState takes Claude Code's cost-state entry.
+// applyCostState takes Claude Code's cost-state entry; the latest wins
+// (they are cumulative).
 func (a *applier) applyCostState() {
 	d := a.data
-	cs := &costState{total: number(d["total_cost_usd"]), byModel: map[string]float64{}}
+	cs := &costState{time: a.ev.Time, total: number(d["total_cost_usd"]), byModel: map[string]modelCost{}}
 	cs.unknown, _ = d["has_unknown_model_cost"].(bool)
 	if mu, ok := d["model_usage"].(map[string]any); ok {
 		for name, v := range mu {
-			if m, ok := v.(map[string]any); ok {
-				cs.byModel[name] = number(m["cost_usd"])
+			m, ok := v.(map[string]any)
+			if !ok {
+				continue
 			}
+			mc := modelCost{cost: number(m["cost_usd"]), tokens: Tokens{
+				InputTokens:              integer(m["input_tokens"]),
+				OutputTokens:             integer(m["output_tokens"]),
+				CacheCreationInputTokens: integer(m["cache_creation_input_tokens"]),
+				CacheReadInputTokens:     integer(m["cache_read_input_tokens"]),
+				CacheCreation5mTokens:    integer(m["cache_creation_5m_input_tokens"]),
+				CacheCreation1hTokens:    integer(m["cache_creation_1h_input_tokens"]),
+				WebSearchRequests:        integer(m["web_search_requests"]),
+			}}
+			cs.byModel[name] = mc
+			cs.tokens.add(mc.tokens, 1)
 		}
+	}
+	if old := a.st.costState; old != nil && old.time.After(cs.time) {
+		return // an older run's, read late
 	}
 	a.st.costState = cs
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mpm-dev/mpm/pkg/claudetest"
+	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
 
@@ -107,8 +108,7 @@ func TestToolSuccessAndFailure(t *testing.T) {
 	if errs != 2 {
 		t.Errorf("%d tool results with is_error, want 2", errs)
 	}
-	// Session model: two tool calls (one failed) plus the rejected one, and
-	// o.Usage as the session's tokens.
+	checkToolsModel(t, o)
 	fixture(t, "tools", o)
 }
 
@@ -147,7 +147,16 @@ func TestWriteNonASCII(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d stored pre_tool/post_tool events, want 2", n)
 	}
-	// Session model: one Write call, completed.
+	d := ended(t, o)
+	if tcs := tools(t, o); len(tcs) != 1 || tcs[0].ToolName != "Write" || tcs[0].Status != session.ToolCompleted || tcs[0].Summary != writeFile(w) {
+		t.Errorf("tool calls:%s", describeTools(tcs))
+	}
+	for _, e := range conversation(t, o) {
+		if e.Tool != nil && !strings.Contains(string(e.Tool.Input), "Grüße aus Köln — 日本語のテキスト 🎉") {
+			t.Errorf("the Write call's input in the conversation: %s", e.Tool.Input)
+		}
+	}
+	checkUsage(t, o, d)
 	fixture(t, "write", o)
 }
 
@@ -180,10 +189,9 @@ func TestOneBackgroundSubagent(t *testing.T) {
 	checkHooksStored(t, o)
 	checkTranscripts(t, o, 1)
 	checkSubagents(t, o, 1)
-	// Session model: one AgentRun (general-purpose, parent main, tool_use_id
-	// of the Agent call, completed after SubagentStop, not at the Agent call's
-	// PostToolUse), its Bash call attributed to it, and no user prompt for
-	// the task notification.
+	d := ended(t, o)
+	checkAgents(t, o, d, 1)
+	checkUsage(t, o, d)
 	fixture(t, "one-agent", o)
 }
 
@@ -226,8 +234,14 @@ func TestTwoParallelSubagents(t *testing.T) {
 	checkHooksStored(t, o)
 	checkTranscripts(t, o, 2)
 	checkSubagents(t, o, 2)
-	// Session model: two AgentRuns running at the same time, each with its
-	// own Bash call and usage, both completed.
+	d := ended(t, o)
+	checkAgents(t, o, d, 2)
+	// they ran side by side
+	a, b := d.Agents[0], d.Agents[1]
+	if !a.StartedAt.Before(*b.EndedAt) || !b.StartedAt.Before(*a.EndedAt) {
+		t.Errorf("the two runs did not overlap: %v–%v and %v–%v", a.StartedAt, a.EndedAt, b.StartedAt, b.EndedAt)
+	}
+	checkUsage(t, o, d)
 	fixture(t, "two-agents", o)
 }
 
@@ -320,8 +334,7 @@ func TestSessionSeenAfterItEnded(t *testing.T) {
 	o := w.finish(t, r)
 	checkHooksStored(t, o) // mpmd drained the spool at start
 	checkTranscripts(t, o, 0)
-	// Session model: the same session as TestToolSuccessAndFailure's, ended,
-	// although mpmd saw every event of it only after SessionEnd.
+	checkToolsModel(t, o)
 }
 
 // --- (f) mpmd restarted in the middle of a session -----------------------
@@ -364,8 +377,11 @@ func TestMpmdRestartMidSession(t *testing.T) {
 	if ends := o.hooksOf("SessionEnd"); len(ends) != 2 {
 		t.Errorf("%d SessionEnd, want one per run", len(ends))
 	}
-	// Session model: one session with two prompts and two Bash calls, ended
-	// twice (once per run), its usage o.Usage counted once across the restart.
+	d := ended(t, o)
+	if d.Prompts != 2 || d.ToolCalls != 2 || d.Source != "resume" {
+		t.Errorf("prompts %d, tool calls %d, source %q; want 2, 2, resume", d.Prompts, d.ToolCalls, d.Source)
+	}
+	checkUsage(t, o, d)
 	fixture(t, "resume", o)
 }
 
@@ -406,7 +422,7 @@ func TestTodoWrite(t *testing.T) {
 	if n := countTool(o, "PostToolUse", "TodoWrite"); n != 3 {
 		t.Errorf("%d TodoWrite PostToolUse, want 3 (is TodoWrite still offered through ToolSearch?)", n)
 	}
-	// Session model / todos: two todos, both completed at the end.
+	checkTodos(t, o, "todo_write")
 	fixture(t, "todowrite", o)
 }
 
@@ -439,7 +455,7 @@ func TestTaskTools(t *testing.T) {
 	if len(o.hooksOf("TaskCreated")) != 2 || len(o.hooksOf("TaskCompleted")) != 2 {
 		t.Errorf("%d TaskCreated, %d TaskCompleted; want 2 each", len(o.hooksOf("TaskCreated")), len(o.hooksOf("TaskCompleted")))
 	}
-	// Session model / todos: two tasks, both completed at the end.
+	checkTodos(t, o, "task_tools")
 	fixture(t, "tasks", o)
 }
 

@@ -34,6 +34,18 @@ func newRoots(dirs []string) []*root {
 	return out
 }
 
+// whyNoRoot is confine's answer for a path whose root does not exist (yet):
+// Claude Code creates ~/.claude/projects with the first session, after
+// mpmd started and after that session's first hook event.
+const whyNoRoot = "its Claude projects directory cannot be opened"
+
+// rootRetry is how long a root that cannot be opened is left alone, and
+// waitForRoot how long a path under it waits for it to appear.
+const (
+	rootRetry   = 200 * time.Millisecond
+	waitForRoot = 10 * time.Minute
+)
+
 // open opens the root (once it exists; a projects directory may appear
 // after mpmd starts).
 func (r *root) open(now time.Time) bool {
@@ -45,7 +57,7 @@ func (r *root) open(now time.Time) bool {
 	}
 	d, err := os.OpenRoot(r.names[0])
 	if err != nil {
-		r.retry = now.Add(5 * time.Second)
+		r.retry = now.Add(rootRetry)
 		return false
 	}
 	r.dir, r.opened = d, true
@@ -94,7 +106,7 @@ func (w *Watcher) confine(path string, now time.Time) (*root, string, string) {
 	for _, r := range w.roots {
 		if rel, ok := r.within(clean); ok {
 			if !r.open(now) {
-				return nil, "", "its Claude projects directory cannot be opened"
+				return nil, "", whyNoRoot
 			}
 			return r, rel, ""
 		}

@@ -52,10 +52,15 @@ const (
 // admit starts following path (or makes a followed file be polled now).
 func (w *Watcher) admit(session, path string, now time.Time) {
 	r, rel, why := w.confine(path, now)
+	if why == whyNoRoot {
+		w.waitForRoot(session, path, now)
+		return
+	}
 	if why != "" {
 		w.reject(path, why)
 		return
 	}
+	delete(w.waiting, path)
 	key := filepath.Join(r.names[0], rel)
 	if f, ok := w.files[key]; ok {
 		// poll it soon, but not more often than every Poll however many
@@ -315,4 +320,24 @@ func (w *Watcher) scanSubagents(f *file, now time.Time, grew bool) {
 			w.admit(f.session, path, now)
 		}
 	}
+}
+
+// waitForRoot keeps a path whose root does not exist yet, to try again on
+// the next passes, for a while (bounded like pending).
+func (w *Watcher) waitForRoot(session, path string, now time.Time) {
+	since, ok := w.waiting[path]
+	switch {
+	case !ok && len(w.waiting) >= maxPending:
+		w.reject(path, whyNoRoot)
+	case !ok:
+		w.waiting[path] = waitingPath{session: session, since: now}
+	case now.Sub(since.since) > waitForRoot:
+		delete(w.waiting, path)
+		w.reject(path, whyNoRoot)
+	}
+}
+
+type waitingPath struct {
+	session string
+	since   time.Time
 }

@@ -98,7 +98,8 @@ type Watcher struct {
 	roots []*root
 
 	mu      sync.Mutex
-	pending map[string]string // path → session id, from Follow, not yet looked at
+	pending map[string]string      // path → session id, from Follow, not yet looked at
+	waiting map[string]waitingPath // paths whose root does not exist yet (Run's goroutine only)
 	wake    chan struct{}
 
 	// owned by Run
@@ -149,6 +150,7 @@ func New(cfg Config) (*Watcher, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		pending:  map[string]string{},
+		waiting:  map[string]waitingPath{},
 		wake:     make(chan struct{}, 1),
 		files:    map[string]*file{},
 		rejected: map[string]bool{},
@@ -241,16 +243,20 @@ func (w *Watcher) pass(ctx context.Context) bool {
 
 func (w *Watcher) admitPending() {
 	w.mu.Lock()
-	if len(w.pending) == 0 {
-		w.mu.Unlock()
-		return
+	var batch map[string]string
+	if len(w.pending) > 0 {
+		batch = w.pending
+		w.pending = make(map[string]string, len(batch))
 	}
-	batch := w.pending
-	w.pending = make(map[string]string, len(batch))
 	w.mu.Unlock()
 	now := time.Now()
 	for path, session := range batch {
 		w.admit(session, path, now)
+	}
+	for path, wp := range w.waiting {
+		if _, again := batch[path]; !again {
+			w.admit(wp.session, path, now)
+		}
 	}
 }
 

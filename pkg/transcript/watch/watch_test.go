@@ -721,3 +721,21 @@ func TestFollowStormIsRateLimited(t *testing.T) {
 		t.Errorf("%d polls in %v of Follows, want at most %d", polls, elapsed, limit)
 	}
 }
+
+// Claude Code creates ~/.claude/projects with the first session, after
+// mpmd started and after that session's first hook event named the
+// transcript: the path waits for its root, and is read once it appears,
+// with no further Follow.
+func TestRootAppearsAfterFollow(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "projects")
+	s := newSink()
+	w := start(t, watch.Config{Roots: []string{root}, Ingest: s.ingest})
+	main := filepath.Join(root, "-home-user-proj", sampleSession+".jsonl")
+	w.Follow(sampleSession, main)
+	time.Sleep(30 * time.Millisecond) // a few passes with no root
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copySample(t, root)
+	waitFor(t, "the session's events", func() bool { return s.count("output") == 6 && s.count("cost_state") == 1 })
+}
