@@ -5,21 +5,44 @@ import (
 	"unicode"
 )
 
-// Claude Code hook event names (the hook_event_name field of hook input).
+// Claude Code hook event names (the hook_event_name field of hook input):
+// the 34 events of Claude Code 2.1.332. Any other name is still a hook event
+// (HookEventName maps it); these are the ones this version knows.
 const (
-	HookSessionStart       = "SessionStart"
-	HookSessionEnd         = "SessionEnd"
-	HookUserPromptSubmit   = "UserPromptSubmit"
-	HookPreToolUse         = "PreToolUse"
-	HookPostToolUse        = "PostToolUse"
-	HookPostToolUseFailure = "PostToolUseFailure"
-	HookNotification       = "Notification"
-	HookStop               = "Stop"
-	HookSubagentStart      = "SubagentStart"
-	HookSubagentStop       = "SubagentStop"
-	HookPreCompact         = "PreCompact"
-	HookInstructionsLoaded = "InstructionsLoaded"
-	HookPermissionRequest  = "PermissionRequest"
+	HookPreToolUse           = "PreToolUse"
+	HookPostToolUse          = "PostToolUse"
+	HookPostToolUseFailure   = "PostToolUseFailure"
+	HookPostToolBatch        = "PostToolBatch"
+	HookNotification         = "Notification"
+	HookUserPromptSubmit     = "UserPromptSubmit"
+	HookUserPromptExpansion  = "UserPromptExpansion"
+	HookSessionStart         = "SessionStart"
+	HookSessionEnd           = "SessionEnd"
+	HookStop                 = "Stop"
+	HookStopFailure          = "StopFailure"
+	HookSubagentStart        = "SubagentStart"
+	HookSubagentStop         = "SubagentStop"
+	HookPreCompact           = "PreCompact"
+	HookPostCompact          = "PostCompact"
+	HookPreModelSwitch       = "PreModelSwitch"
+	HookPostModelSwitch      = "PostModelSwitch"
+	HookPermissionRequest    = "PermissionRequest"
+	HookPermissionDenied     = "PermissionDenied"
+	HookSetup                = "Setup"
+	HookTeammateIdle         = "TeammateIdle"
+	HookTaskCreated          = "TaskCreated"
+	HookTaskCompleted        = "TaskCompleted"
+	HookElicitation          = "Elicitation"
+	HookElicitationResult    = "ElicitationResult"
+	HookConfigChange         = "ConfigChange"
+	HookWorktreeCreate       = "WorktreeCreate"
+	HookWorktreeRemove       = "WorktreeRemove"
+	HookInstructionsLoaded   = "InstructionsLoaded"
+	HookCwdChanged           = "CwdChanged"
+	HookFileChanged          = "FileChanged"
+	HookDirectoryAdded       = "DirectoryAdded"
+	HookMessageDisplay       = "MessageDisplay"
+	HookPreSkillShellCommand = "PreSkillShellCommand"
 )
 
 // HookErrorEvent is the /hook event the relay sends for input it could not use.
