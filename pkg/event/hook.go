@@ -5,42 +5,83 @@ import (
 	"unicode"
 )
 
-// Claude Code hook event names (the hook_event_name field of hook input).
+// Claude Code hook event names (the hook_event_name field of hook input):
+// the 34 events of Claude Code 2.1.332. Any other name is still a hook event
+// (HookEventName maps it); these are the ones this version knows.
 const (
-	HookSessionStart       = "SessionStart"
-	HookSessionEnd         = "SessionEnd"
-	HookUserPromptSubmit   = "UserPromptSubmit"
-	HookPreToolUse         = "PreToolUse"
-	HookPostToolUse        = "PostToolUse"
-	HookPostToolUseFailure = "PostToolUseFailure"
-	HookPostToolBatch      = "PostToolBatch"
-	HookNotification       = "Notification"
-	HookStop               = "Stop"
-	HookStopFailure        = "StopFailure"
-	HookSubagentStart      = "SubagentStart"
-	HookSubagentStop       = "SubagentStop"
-	HookPreCompact         = "PreCompact"
-	HookPostCompact        = "PostCompact"
-	HookInstructionsLoaded = "InstructionsLoaded"
-	HookPermissionRequest  = "PermissionRequest"
-	HookPermissionDenied   = "PermissionDenied"
-	HookTaskCreated        = "TaskCreated"
-	HookTaskCompleted      = "TaskCompleted"
-	HookPostModelSwitch    = "PostModelSwitch"
-	HookCwdChanged         = "CwdChanged"
-	HookMessageDisplay     = "MessageDisplay"
+	HookPreToolUse           = "PreToolUse"
+	HookPostToolUse          = "PostToolUse"
+	HookPostToolUseFailure   = "PostToolUseFailure"
+	HookPostToolBatch        = "PostToolBatch"
+	HookNotification         = "Notification"
+	HookUserPromptSubmit     = "UserPromptSubmit"
+	HookUserPromptExpansion  = "UserPromptExpansion"
+	HookSessionStart         = "SessionStart"
+	HookSessionEnd           = "SessionEnd"
+	HookStop                 = "Stop"
+	HookStopFailure          = "StopFailure"
+	HookSubagentStart        = "SubagentStart"
+	HookSubagentStop         = "SubagentStop"
+	HookPreCompact           = "PreCompact"
+	HookPostCompact          = "PostCompact"
+	HookPreModelSwitch       = "PreModelSwitch"
+	HookPostModelSwitch      = "PostModelSwitch"
+	HookPermissionRequest    = "PermissionRequest"
+	HookPermissionDenied     = "PermissionDenied"
+	HookSetup                = "Setup"
+	HookTeammateIdle         = "TeammateIdle"
+	HookTaskCreated          = "TaskCreated"
+	HookTaskCompleted        = "TaskCompleted"
+	HookElicitation          = "Elicitation"
+	HookElicitationResult    = "ElicitationResult"
+	HookConfigChange         = "ConfigChange"
+	HookWorktreeCreate       = "WorktreeCreate"
+	HookWorktreeRemove       = "WorktreeRemove"
+	HookInstructionsLoaded   = "InstructionsLoaded"
+	HookCwdChanged           = "CwdChanged"
+	HookFileChanged          = "FileChanged"
+	HookDirectoryAdded       = "DirectoryAdded"
+	HookMessageDisplay       = "MessageDisplay"
+	HookPreSkillShellCommand = "PreSkillShellCommand"
 )
 
 // HookEvents are the hook events Claude Code 2.1.332 has
 // (docs/CLAUDE-CODE.md). Others may come; the relay maps any name.
 var HookEvents = []string{
-	"PreToolUse", "PostToolUse", "PostToolUseFailure", "PostToolBatch", "Notification",
-	"UserPromptSubmit", "UserPromptExpansion", "SessionStart", "SessionEnd", "Stop",
-	"StopFailure", "SubagentStart", "SubagentStop", "PreCompact", "PostCompact",
-	"PreModelSwitch", "PostModelSwitch", "PermissionRequest", "PermissionDenied", "Setup",
-	"TeammateIdle", "TaskCreated", "TaskCompleted", "Elicitation", "ElicitationResult",
-	"ConfigChange", "WorktreeCreate", "WorktreeRemove", "InstructionsLoaded", "CwdChanged",
-	"FileChanged", "DirectoryAdded", "MessageDisplay", "PreSkillShellCommand",
+	HookPreToolUse,
+	HookPostToolUse,
+	HookPostToolUseFailure,
+	HookPostToolBatch,
+	HookNotification,
+	HookUserPromptSubmit,
+	HookUserPromptExpansion,
+	HookSessionStart,
+	HookSessionEnd,
+	HookStop,
+	HookStopFailure,
+	HookSubagentStart,
+	HookSubagentStop,
+	HookPreCompact,
+	HookPostCompact,
+	HookPreModelSwitch,
+	HookPostModelSwitch,
+	HookPermissionRequest,
+	HookPermissionDenied,
+	HookSetup,
+	HookTeammateIdle,
+	HookTaskCreated,
+	HookTaskCompleted,
+	HookElicitation,
+	HookElicitationResult,
+	HookConfigChange,
+	HookWorktreeCreate,
+	HookWorktreeRemove,
+	HookInstructionsLoaded,
+	HookCwdChanged,
+	HookFileChanged,
+	HookDirectoryAdded,
+	HookMessageDisplay,
+	HookPreSkillShellCommand,
 }
 
 // HookErrorEvent is the /hook event the relay sends for input it could not use.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,7 +109,10 @@ func Main(args []string, env Env) int {
 	parser, err := kong.New(&cli,
 		kong.Name("mpm-hook"),
 		kong.Description("mpm-hook relays Claude Code hook events to mpmd, installs itself as a hook, and emits and tails events."),
-		kong.Vars{"version": version.Version, "default_events": strings.Join(settings.DefaultEvents, ",")},
+		kong.Vars{"version": version.Version,
+			"default_count": strconv.Itoa(len(settings.DefaultEvents)),
+			"optin_events":  strings.Join(settings.OptInEvents, ","),
+			"never_events":  strings.Join(settings.NeverEvents, " and ")},
 		kong.Writers(env.Stdout, env.Stderr),
 		kong.UsageOnError(),
 		clirun.Exit(),

@@ -3,6 +3,7 @@ package hookcli_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -80,7 +81,7 @@ func TestInstallUninstallCommands(t *testing.T) {
 	}
 
 	out, _, code = run(t, root, "uninstall")
-	if code != 0 || !strings.Contains(out, "Removed 12") {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("Removed %d ", len(settings.DefaultEvents))) {
 		t.Errorf("uninstall: %d %q", code, out)
 	}
 	var a, w map[string]any
@@ -130,7 +131,7 @@ func TestDoctorReport(t *testing.T) {
 	for _, want := range []string{
 		"✓ mpmd is running at " + d.URL,
 		"✓ mpmd accepts the token.",
-		"✓ user settings (" + filepath.Join(root, "home", ".claude", "settings.json") + "): mpm-hook is installed for 12 hook events.",
+		"✓ user settings (" + filepath.Join(root, "home", ".claude", "settings.json") + "): mpm-hook is installed for " + strconv.Itoa(len(settings.DefaultEvents)) + " hook events.",
 		"✓ project settings",
 		"· local settings",
 		"✗ mpm-hook is registered in more than one scope for ",

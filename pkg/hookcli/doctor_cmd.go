@@ -61,12 +61,17 @@ func (c *DoctorCmd) Run(cli *CLI, env *Env) error {
 	// The hooks, per scope, and registrations in more than one.
 	byEvent := map[string][]settings.Scope{}
 	anywhere := false
+	var pluginIn []settings.Scope
 	for _, sc := range settings.Scopes {
 		path, _ := settings.Path(sc, env.Home, env.Cwd)
 		f, err := settings.Load(path)
 		if err != nil {
 			bad("%s settings (%s) cannot be read: %v. Claude Code ignores a broken file; fix it.", sc, path, trimDot(err))
 			continue
+		}
+		if ids := f.EnabledPlugin(); len(ids) > 0 {
+			pluginIn = append(pluginIn, sc)
+			good("%s settings (%s) enable the %s Claude Code plugin (%s): its hooks/hooks.json runs mpm-hook.", sc, path, settings.PluginName, strings.Join(ids, ", "))
 		}
 		inst := f.Installed()
 		if len(inst) == 0 {
@@ -90,6 +95,9 @@ func (c *DoctorCmd) Run(cli *CLI, env *Env) error {
 					bad("%s settings run %q for %s, but %s.", sc, cmd, ev, msg)
 				}
 			}
+			if e, ok := settings.LookupEvent(ev); ok && e.Registration == settings.Never {
+				bad("%s settings register mpm-hook for %s, but %s. Run `mpm-hook install --scope %s` (it takes it out) or `mpm-hook uninstall --scope %s --events %s`.", sc, ev, e.Why, sc, sc, ev)
+			}
 		}
 		sort.Strings(events)
 		var missing []string
@@ -100,11 +108,14 @@ func (c *DoctorCmd) Run(cli *CLI, env *Env) error {
 		}
 		good("%s settings (%s): mpm-hook is installed for %d hook events.", sc, path, len(events))
 		if len(missing) > 0 {
-			say("· Not registered there: %s (the dashboard misses these; `mpm-hook install --scope %s` adds them).", strings.Join(missing, ", "), sc)
+			say("· %d recommended events are not registered there: %s (the dashboard misses these; `mpm-hook install --scope %s` adds them).", len(missing), strings.Join(missing, ", "), sc)
 		}
 	}
-	if !anywhere {
-		bad("mpm-hook is not installed in any settings file; run `mpm-hook install` (user scope) or `mpm-hook install --scope project`.")
+	switch {
+	case !anywhere && len(pluginIn) == 0:
+		bad("mpm-hook is not installed in any settings file; run `mpm-hook install` (user scope) or `mpm-hook install --scope project`, or load this repository as a Claude Code plugin (`claude --plugin-dir PATH`).")
+	case anywhere && len(pluginIn) > 0:
+		bad("mpm-hook is registered in settings files and by the %s plugin (enabled in %s settings): Claude Code runs both, so every event reaches mpmd twice. Keep one: `mpm-hook uninstall --scope …`, or disable the plugin (`claude plugin disable %s`).", settings.PluginName, joinScopes(pluginIn), settings.PluginName)
 	}
 	var dups []string
 	for ev, scopes := range byEvent {

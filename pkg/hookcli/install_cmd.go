@@ -15,7 +15,7 @@ import (
 // InstallCmd registers mpm-hook in a Claude Code settings file.
 type InstallCmd struct {
 	Scope   string   `help:"Settings file: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json)." enum:"user,project,local" default:"user"`
-	Events  []string `help:"Hook events to register (comma-separated; default: ${default_events})." placeholder:"EVENT"`
+	Events  []string `help:"Hook events to register, comma-separated: event names, 'default' (the ${default_count} recommended events, the default; docs/HOOKS.md lists them) or 'all' (those and ${optin_events}). ${never_events} are never registered." placeholder:"EVENT"`
 	Async   bool     `help:"Let Claude Code run the hook without waiting for it."`
 	Command string   `help:"Command to register (default: mpm-hook when it is on PATH, else this binary's absolute path)."`
 	Timeout int      `help:"Seconds after which Claude Code kills the hook." default:"5"`
@@ -31,6 +31,9 @@ func (c *InstallCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	if err := settings.CheckEvents(events); err != nil {
+		return fmt.Errorf("%w; leave it out of --events", err)
+	}
 	command := c.Command
 	if command == "" {
 		command = defaultCommand()
@@ -39,9 +42,16 @@ func (c *InstallCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	installed := f.Installed()
 	changed, err := f.Install(events, settings.Entry{Command: command, Timeout: c.Timeout, Async: c.Async})
 	if err != nil {
 		return err
+	}
+	for _, ev := range settings.NeverEvents {
+		if len(installed[ev]) > 0 {
+			e, _ := settings.LookupEvent(ev)
+			fmt.Fprintf(env.Stdout, "Removed mpm-hook's %s entry: %s.\n", ev, e.Why)
+		}
 	}
 	if !changed {
 		fmt.Fprintf(env.Stdout, "mpm-hook is already installed for %d hook events in %s; nothing changed.\n", len(events), path)
@@ -69,26 +79,24 @@ func loadSettings(path string) (*settings.File, error) {
 	return f, err
 }
 
-// hookEvents checks and expands --events.
+// hookEvents checks and expands --events (settings.ExpandEvents); without
+// any it is the recommended set.
 func hookEvents(in []string) ([]string, error) {
 	if len(in) == 0 {
 		return settings.DefaultEvents, nil
 	}
-	var out []string
+	var words []string
 	for _, e := range in {
 		for _, p := range strings.Split(e, ",") {
-			p = strings.TrimSpace(p)
-			if p == "" {
-				continue
+			if p = strings.TrimSpace(p); p != "" {
+				words = append(words, p)
 			}
-			if p == "all" {
-				out = append(out, settings.DefaultEvents...)
-				continue
-			}
-			if err := event.ValidateName(p); err != nil || strings.ContainsAny(p, "_-.:") || p[0] < 'A' || p[0] > 'Z' {
-				return nil, fmt.Errorf("%q is not a Claude Code hook event name (they look like PreToolUse, SessionStart)", p)
-			}
-			out = append(out, p)
+		}
+	}
+	out := settings.ExpandEvents(words)
+	for _, p := range out {
+		if err := event.ValidateName(p); err != nil || strings.ContainsAny(p, "_-.:") || p[0] < 'A' || p[0] > 'Z' {
+			return nil, fmt.Errorf("%q is not a Claude Code hook event name (they look like PreToolUse, SessionStart), nor default or all", p)
 		}
 	}
 	return out, nil

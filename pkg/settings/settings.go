@@ -5,7 +5,9 @@
 //
 // mpm-hook's own entries are the command hooks whose command's program has
 // the base name mpm-hook (or the wrapper hooks/mpm-hook.sh); everything else
-// belongs to the user and is never touched.
+// belongs to the user and is never touched. Which hook events install
+// registers, with which matcher, and which it never registers, is the table
+// HookEvents (events.go).
 package settings
 
 import (
@@ -14,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -46,21 +47,6 @@ func Path(scope Scope, home, dir string) (string, error) {
 		return filepath.Join(dir, ".claude", "settings.local.json"), nil
 	}
 	return "", fmt.Errorf("unknown scope %q: use user, project or local", scope)
-}
-
-// DefaultEvents are the hook events install registers: every event whose
-// input mpmd turns into something on the dashboard.
-var DefaultEvents = []string{
-	"SessionStart", "SessionEnd", "UserPromptSubmit",
-	"PreToolUse", "PostToolUse", "PostToolUseFailure",
-	"Notification", "Stop", "SubagentStart", "SubagentStop",
-	"PreCompact", "InstructionsLoaded",
-}
-
-// toolEvents take a matcher on the tool name; mpm-hook matches every tool.
-var toolEvents = map[string]bool{
-	"PreToolUse": true, "PostToolUse": true, "PostToolUseFailure": true, "PermissionRequest": true,
-	"PermissionDenied": true,
 }
 
 // DefaultTimeout is the timeout (seconds) of an installed entry: Claude Code
@@ -153,8 +139,15 @@ func (f *File) hooks(create bool) (*Object, error) {
 func asObject(v any) (*Object, bool) { o, ok := v.(*Object); return o, ok }
 
 // Install adds or updates mpm-hook's entry for each event, keeping exactly
-// one per event. It reports whether anything changed.
+// one per event, in a matcher group of its own with the matcher HookEvents
+// gives (a group it shares with the user's hooks keeps its matcher). A Never
+// event is refused with a *RefusedError, and entries of mpm-hook that an older
+// install or a hand edit left on Never events are removed. It reports whether
+// anything changed.
 func (f *File) Install(events []string, e Entry) (bool, error) {
+	if err := CheckEvents(events); err != nil {
+		return false, err
+	}
 	h, err := f.hooks(true)
 	if err != nil {
 		return false, err
@@ -167,19 +160,20 @@ func (f *File) Install(events []string, e Entry) (bool, error) {
 			return false, fmt.Errorf("%s: hooks.%s is not a list; fix it by hand first", f.Path, ev)
 		}
 		found := false
-		out := mapOwn(list, func(hobj *Object) bool {
+		out := mapOwn(list, func(g, hobj *Object, alone bool) bool {
 			if found {
 				return false // a duplicate of ours
 			}
 			found = true
 			setEntry(hobj, e)
+			if alone {
+				setMatcher(g, matcherOf(ev))
+			}
 			return true
 		})
 		if !found {
 			g := NewObject()
-			if toolEvents[ev] {
-				g.Set("matcher", "*")
-			}
+			setMatcher(g, matcherOf(ev))
 			hobj := NewObject()
 			setEntry(hobj, e)
 			g.Set("hooks", []any{hobj})
@@ -187,14 +181,24 @@ func (f *File) Install(events []string, e Entry) (bool, error) {
 		}
 		h.Set(ev, out)
 	}
+	removeOwn(f.Root, h, NeverEvents)
 	return string(Marshal(f.Root)) != before, nil
 }
 
+func setMatcher(g *Object, m string) {
+	if m == "" {
+		g.Delete("matcher")
+	} else {
+		g.Set("matcher", m)
+	}
+}
+
 // mapOwn walks an event's matcher groups and calls own for each of
-// mpm-hook's own handlers, which stays when own returns true; every other
-// handler and group is kept as it is. A group that held only handlers that
-// own dropped is dropped with them.
-func mapOwn(list []any, own func(*Object) bool) []any {
+// mpm-hook's own handlers (with its group, and whether it is the group's
+// only handler), which stays when own returns true; every other handler and
+// group is kept as it is. A group that held only handlers that own dropped
+// is dropped with them.
+func mapOwn(list []any, own func(g, h *Object, alone bool) bool) []any {
 	var out []any
 	for _, g := range list {
 		gobj, ok := asObject(g)
@@ -210,7 +214,7 @@ func mapOwn(list []any, own func(*Object) bool) []any {
 		}
 		var keep []any
 		for _, hd := range handlers {
-			if hobj, ok := asObject(hd); ok && isOwnHandler(hobj) && !own(hobj) {
+			if hobj, ok := asObject(hd); ok && isOwnHandler(hobj) && !own(gobj, hobj, len(handlers) == 1) {
 				continue
 			}
 			keep = append(keep, hd)
@@ -260,17 +264,24 @@ func (f *File) Uninstall(events []string) (int, error) {
 	if err != nil || h == nil {
 		return 0, err
 	}
+	if len(events) == 0 {
+		events = h.Keys()
+	}
+	return removeOwn(f.Root, h, events), nil
+}
+
+// removeOwn removes mpm-hook's entries of events from the hooks object h of
+// root, dropping groups and events it leaves empty and "hooks" itself when
+// nothing is left, and returns how many it removed.
+func removeOwn(root, h *Object, events []string) int {
 	removed := 0
-	for _, ev := range h.Keys() {
-		if len(events) > 0 && !slices.Contains(events, ev) {
-			continue
-		}
+	for _, ev := range events {
 		v, _ := h.Get(ev)
 		list, ok := v.([]any)
 		if !ok {
 			continue
 		}
-		out := mapOwn(list, func(*Object) bool {
+		out := mapOwn(list, func(_, _ *Object, _ bool) bool {
 			removed++
 			return false
 		})
@@ -281,9 +292,9 @@ func (f *File) Uninstall(events []string) (int, error) {
 		}
 	}
 	if h.Len() == 0 {
-		f.Root.Delete("hooks")
+		root.Delete("hooks")
 	}
-	return removed, nil
+	return removed
 }
 
 // Installed returns, per event, the commands of mpm-hook's entries.
@@ -342,4 +353,27 @@ func (f *File) Save(now time.Time) (string, error) {
 		return backup, fmt.Errorf("write %s: %w", f.Path, err)
 	}
 	return backup, nil
+}
+
+// PluginName is the name of the Claude Code plugin this repository is
+// (.claude-plugin/plugin.json): its hooks/hooks.json registers mpm-hook.
+const PluginName = "mpm"
+
+// EnabledPlugin returns the "mpm@<marketplace>" ids that the file's
+// enabledPlugins turns on (Claude Code enables a marketplace plugin only with
+// the value true).
+func (f *File) EnabledPlugin() []string {
+	v, _ := f.Root.Get("enabledPlugins")
+	o, ok := v.(*Object)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	for _, k := range o.Keys() {
+		on, _ := o.Get(k)
+		if name, _, _ := strings.Cut(k, "@"); name == PluginName && on == true {
+			ids = append(ids, k)
+		}
+	}
+	return ids
 }

@@ -3,6 +3,7 @@ package settings_test
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -256,5 +257,44 @@ func TestSnippetMatchesInstall(t *testing.T) {
 	}
 	if got := settings.Marshal(f.Root); string(got) != string(want) {
 		t.Errorf("hooks/claude-settings.json is stale; regenerate it with `mpm-hook install --scope project --command mpm-hook` in an empty directory:\n%s", got)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite hooks/claude-settings.json and hooks/hooks.json from what install writes")
+
+// PluginCommand is what the plugin's hooks/hooks.json runs: the wrapper,
+// which finds the binary or exits 0 without one.
+const pluginCommand = `"${CLAUDE_PLUGIN_ROOT}/hooks/mpm-hook.sh"`
+
+// TestPluginHooksMatchInstall keeps the plugin's hooks/hooks.json the same
+// event set, matchers and timeout as `mpm-hook install`.
+func TestPluginHooksMatchInstall(t *testing.T) {
+	const path = "../../hooks/hooks.json"
+	f := load(t, filepath.Join(t.TempDir(), "hooks.json"))
+	f.Root.Set("description", "mpm: every Claude Code hook event that is safe to observe goes to mpmd through mpm-hook (the wrapper hooks/mpm-hook.sh finds the binary, or exits 0 without one).")
+	if _, err := f.Install(settings.DefaultEvents, settings.Entry{Command: pluginCommand, Timeout: settings.DefaultTimeout}); err != nil {
+		t.Fatal(err)
+	}
+	want := settings.Marshal(f.Root)
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("hooks/hooks.json is stale; regenerate it with `go test ./pkg/settings -run TestPluginHooksMatchInstall -update`")
+	}
+	m := generic(t, got)["hooks"].(map[string]any)
+	if len(m) != len(settings.DefaultEvents) {
+		t.Errorf("hooks/hooks.json registers %d events, want %d", len(m), len(settings.DefaultEvents))
+	}
+	for _, ev := range settings.NeverEvents {
+		if _, ok := m[ev]; ok {
+			t.Errorf("hooks/hooks.json registers %s", ev)
+		}
 	}
 }
