@@ -50,9 +50,17 @@ deps-systemd: ## Install systemd's tools if systemd-analyze is missing (the serv
 		set -e; $(call apt_install_sh,systemd); \
 	fi
 
+.PHONY: deps-promtool
+deps-promtool: ## Install promtool (Debian's prometheus) if missing: the /metrics test checks mpmd's output with it
+	@if command -v promtool >/dev/null 2>&1; then \
+		echo "deps-promtool: promtool already installed"; \
+	else \
+		set -e; $(call apt_install_sh,prometheus); \
+	fi
+
 # apt_install_sh installs Debian packages $(1), refreshing the package lists
 # first; one shell command line, for use inside a recipe's if/else.
 apt_install_sh = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=120 && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 $(1)
 
-TEST_DEPS += deps-python deps-node-interop deps-systemd
+TEST_DEPS += deps-python deps-node-interop deps-systemd deps-promtool

@@ -26,6 +26,7 @@ import (
 	"github.com/mpm-dev/mpm/pkg/store"
 	"github.com/mpm-dev/mpm/pkg/transcript/watch"
 	"github.com/mpm-dev/mpm/pkg/version"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // RunCmd runs mpmd in the foreground until SIGINT or SIGTERM.
@@ -165,7 +166,11 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		cfg.Transcripts = watcher
 	}
 	srv = server.New(cfg, st, log)
+	spooled := prometheus.NewCounter(prometheus.CounterOpts{Name: "mpmd_spool_events_delivered_total",
+		Help: "Events mpm-hook spooled while mpmd was down, delivered by mpmd at start."})
+	srv.Registry().MustRegister(spooled)
 	if watcher != nil {
+		registerWatcherMetrics(srv.Registry(), watcher)
 		wctx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
 		go watcher.Run(wctx)
@@ -190,7 +195,7 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		log.Warn("this binary was built without the dashboard; run `make build` to include it")
 	}
 	if !c.NoSpoolDrain {
-		go drainSpool(ctx, env.Dirs.Spool(), srv, log)
+		go drainSpool(ctx, env.Dirs.Spool(), srv, log, spooled)
 	}
 	if c.Pprof != "" {
 		if err := servePprof(ctx, c.Pprof, log); err != nil {
@@ -219,7 +224,7 @@ func displayHost(h string) string {
 }
 
 // drainSpool delivers the events mpm-hook spooled while mpmd was down.
-func drainSpool(ctx context.Context, dir string, srv *server.Server, log *slog.Logger) {
+func drainSpool(ctx context.Context, dir string, srv *server.Server, log *slog.Logger, delivered prometheus.Counter) {
 	sp, err := spool.Open(dir)
 	if err != nil {
 		log.Warn("cannot open the hook spool", "dir", dir, "err", err)
@@ -235,6 +240,7 @@ func drainSpool(ctx context.Context, dir string, srv *server.Server, log *slog.L
 		}
 		return err
 	})
+	delivered.Add(float64(n))
 	if n > 0 || err != nil {
 		log.Info("delivered spooled hook events", "count", n, "err", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/store"
 	"github.com/mpm-dev/mpm/pkg/transcript"
+	"github.com/mpm-dev/mpm/pkg/transcript/watch"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // storeOffsets keeps the transcript watcher's read offsets in the event
@@ -79,4 +81,19 @@ func loadPricing(flag, configDir string) (*pricing.Table, string, error) {
 		return nil, "", fmt.Errorf("cannot use the prices in %s: %w", path, err)
 	}
 	return t, path, nil
+}
+
+// registerWatcherMetrics exports the transcript watcher's counts.
+func registerWatcherMetrics(reg *prometheus.Registry, w *watch.Watcher) {
+	counter := func(name, help string, f func(watch.Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f(w.Stats())) })
+	}
+	reg.MustRegister(
+		counter("mpmd_transcript_bytes_read_total", "Bytes of Claude Code transcripts read.", func(s watch.Stats) int64 { return s.BytesRead }),
+		counter("mpmd_transcript_events_total", "Events made from transcripts and stored.", func(s watch.Stats) int64 { return s.Events }),
+		counter("mpmd_transcript_paths_refused_total", "Transcript paths refused (outside the projects directories, not a regular .jsonl file, too big).", func(s watch.Stats) int64 { return s.Rejected }),
+		counter("mpmd_transcript_ingest_errors_total", "Batches of transcript events the pipeline refused (retried).", func(s watch.Stats) int64 { return s.IngestErrors }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mpmd_transcript_files", Help: "Transcript files followed now."},
+			func() float64 { return float64(w.Stats().Files) }),
+	)
 }

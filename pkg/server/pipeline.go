@@ -279,6 +279,8 @@ func (s *Server) process(batch []*request) {
 		fail(err)
 		return
 	}
+	began := time.Now()
+	m := s.metrics
 	for i, r := range batch {
 		if r.direct != nil {
 			out = append(out, delivery{direct: r.direct, ev: &event.Event{Seq: tx.Reserve()}})
@@ -292,7 +294,10 @@ func (s *Server) process(batch []*request) {
 					fail(err)
 					return
 				}
-				if !dup {
+				if dup {
+					m.dup.WithLabelValues(de.Namespace).Inc()
+				} else {
+					m.derived.WithLabelValues(de.Namespace).Inc()
 					out = append(out, delivery{ev: de})
 				}
 			}
@@ -307,14 +312,18 @@ func (s *Server) process(batch []*request) {
 		}
 		resps[i] = response{res: Result{Seq: r.ev.Seq, EventID: r.ev.ID, Duplicate: dup}}
 		if dup {
+			m.dup.WithLabelValues(r.ev.Namespace).Inc()
 			continue
 		}
+		m.received.WithLabelValues(r.ev.Namespace).Inc()
 		out = append(out, delivery{ev: r.ev})
 	}
 	if err := tx.Commit(); err != nil {
 		fail(err)
 		return
 	}
+	m.commit.Observe(time.Since(began).Seconds())
+	m.batch.Observe(float64(len(batch)))
 	s.setHealthy()
 	committed := make([]*event.Event, 0, len(out))
 	for _, d := range out {
@@ -360,6 +369,7 @@ func (s *Server) deliver(d delivery) {
 	}
 	ev := d.ev
 	s.delivered.Add(1)
+	s.metrics.broadcast.WithLabelValues(ev.Namespace).Inc()
 	rooms := types.NewSet(roomAll)
 	if ev.SessionID != "" {
 		rooms.Add(sessionRoom(ev.SessionID))
@@ -383,6 +393,7 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 	if len(ids) == 0 {
 		return
 	}
+	s.metrics.sent.WithLabelValues(nsp.Name()).Add(float64(len(ids)))
 	msg, ok := encodeEvent(nsp.Name(), name, payload)
 	if !ok {
 		// data of other types than JSON's: the library's encoder

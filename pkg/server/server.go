@@ -49,6 +49,7 @@ type Server struct {
 	store    *store.Store
 	sessions *session.Model
 	stream   stream
+	metrics  *metrics
 
 	io   *socket.Server
 	nsps map[string]socket.Namespace
@@ -89,6 +90,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		started:      time.Now(),
 	}
 	s.sessions = session.New(cfg.Pricer, session.Limits{})
+	s.metrics = newMetrics(s)
 
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
