@@ -16,9 +16,7 @@ import (
 
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/store"
-	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Config is what mpmd is told at start.
@@ -36,6 +34,17 @@ type Config struct {
 	Dashboard http.Handler // served at /; nil serves a note on how to build it
 
 	MaxBacklog int // packets waiting for one client before it is dropped (0: DefaultMaxBacklog)
+
+	// Engine.IO and Socket.IO transport settings (0: the default named).
+	PingInterval   time.Duration // between the server's pings (DefaultPingInterval)
+	PingTimeout    time.Duration // how long a pong may take (DefaultPingTimeout)
+	MaxPayload     int64         // bytes of one message or polling POST from a client (DefaultMaxPayload)
+	ConnectTimeout time.Duration // how long a connection may stay without a namespace (DefaultConnectTimeout)
+
+	// Setup, when set, is called once with the Socket.IO server after mpmd
+	// has set up its namespaces: a program that embeds mpmd's server (the
+	// protocol test server, test/protocol) adds its own handlers there.
+	Setup func(io *socket.Server)
 }
 
 // Server is a running mpmd. Create it with New; serve with Run.
@@ -73,6 +82,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 30 * time.Second
 	}
+	cfg = cfg.withTransportDefaults()
 	s := &Server{
 		cfg:          cfg,
 		log:          log,
@@ -90,19 +100,15 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		return t
 	})
 
-	opts := socket.DefaultServerOptions()
+	opts := s.engineOptions()
 	opts.SetServeClient(false)
 	opts.SetAdapter(roomAdapterBuilder{})
-	opts.SetMaxHttpBufferSize(MaxBodyBytes)
-	opts.SetCors(s.engineCors())
-	opts.SetAllowRequest(s.allowRequest)
-	opts.SetPingInterval(20 * time.Second)
-	opts.SetPingTimeout(20 * time.Second)
-	// mpmd's websocket transport: one write(2) per flush, broadcasts not
-	// re-encoded per client (wstransport.go)
-	opts.SetTransports(types.NewSet[transports.TransportCtor](&transports.PollingBuilder{}, wsBuilder{}))
+	opts.SetConnectTimeout(cfg.ConnectTimeout)
 	s.io = socket.NewServer(nil, opts)
 	s.setupNamespaces()
+	if cfg.Setup != nil {
+		cfg.Setup(s.io)
+	}
 
 	s.mux = http.NewServeMux()
 	s.routes(s.mux)
