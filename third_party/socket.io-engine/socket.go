@@ -273,8 +273,11 @@ func (s *socket) schedulePing() {
 			return
 		}
 		socketLog.Debug("writing ping packet - expecting pong within %dms", int64(s.server.Opts().PingTimeout()/time.Millisecond))
-		s.sendPacket(packet.PING, nil, nil, nil)
+		// Arm the timeout before the ping can reach the client: a pong
+		// that came back before the timer was stored would clear the old
+		// one, and the new one would close a healthy session.
 		s.resetPingTimeout()
+		s.sendPacket(packet.PING, nil, nil, nil)
 	}, s.server.Opts().PingInterval())
 	s.pingIntervalTimer.Store(timer)
 	// A close may have cleared the old timer before this one was published.
