@@ -44,9 +44,11 @@ func (s *Server) engineOptions() *socket.ServerOptions {
 	opts.SetAllowRequest(s.allowRequest)
 	opts.SetPingInterval(s.cfg.PingInterval)
 	opts.SetPingTimeout(s.cfg.PingTimeout)
-	// mpmd's websocket transport: one write(2) per flush, broadcasts not
-	// re-encoded per client (wstransport.go)
-	opts.SetTransports(types.NewSet[transports.TransportCtor](&transports.PollingBuilder{}, wsBuilder{}))
+	// mpmd's transports: long-polling that answers every request
+	// (polltransport.go); websocket with one write(2) per flush and
+	// broadcasts not re-encoded per client (wstransport.go)
+	ups := newUpgrades()
+	opts.SetTransports(types.NewSet[transports.TransportCtor](pollBuilder{ups}, wsBuilder{ups}))
 	return opts
 }
 
