@@ -40,6 +40,7 @@ type Config struct {
 	PingTimeout    time.Duration // how long a pong may take (DefaultPingTimeout)
 	MaxPayload     int64         // bytes of one message or polling POST from a client (DefaultMaxPayload)
 	ConnectTimeout time.Duration // how long a connection may stay without a namespace (DefaultConnectTimeout)
+	RequestTimeout time.Duration // bounds an HTTP request that is not a long poll, websocket or stream (DefaultRequestTimeout)
 
 	// Setup, when set, is called once with the Socket.IO server after mpmd
 	// has set up its namespaces: a program that embeds mpmd's server (the
@@ -166,7 +167,7 @@ func (s *Server) sweepZombies() {
 }
 
 // Handler is mpmd's whole HTTP surface (Socket.IO, API, dashboard).
-func (s *Server) Handler() http.Handler { return s.hostCheck(s.mux) }
+func (s *Server) Handler() http.Handler { return s.hostCheck(s.bounded(s.mux)) }
 
 // ShutdownTimeout bounds how long Run takes to stop once ctx ends.
 const ShutdownTimeout = 4 * time.Second
@@ -175,7 +176,7 @@ const ShutdownTimeout = 4 * time.Second
 // client, finishes the events already accepted and returns. The caller owns
 // ln's address; Run closes it. The store is left open for the caller.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := httpServer(s.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 

@@ -32,6 +32,9 @@ func (c Config) withTransportDefaults() Config {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
 	return c
 }
 
@@ -66,5 +69,8 @@ func EngineHandler(cfg Config, onConnection func(engine.Socket)) http.Handler {
 			onConnection(sock)
 		}
 	})
-	return s.hostCheck(releaseOnHijack(eio))
+	return s.hostCheck(s.bounded(releaseOnHijack(eio)))
 }
+
+// EngineServer is the http.Server for EngineHandler, with mpmd's timeouts.
+func EngineServer(h http.Handler) *http.Server { return httpServer(h) }

@@ -59,6 +59,8 @@ type wsTransport struct {
 	wmu  sync.Mutex
 	down atomic.Bool // shut: nothing more is written but the Close frame
 
+	readerDone chan struct{} // closed when the reader (message) returns
+
 	mu      sync.Mutex
 	queue   []wsItem // waiting to be written
 	spare   []wsItem // the writer's previous batch, for reuse
@@ -104,7 +106,18 @@ func (w *wsTransport) refuse(ctx *types.HttpContext) transports.Transport {
 	w.closed = true
 	w.down.Store(true)
 	msg := ws.FormatCloseMessage(ws.ClosePolicyViolation, "this session is already being upgraded")
-	_ = ctx.Websocket.WriteControl(ws.CloseMessage, msg, time.Now().Add(closeGrace))
+	c := ctx.Websocket
+	if c.WriteControl(ws.CloseMessage, msg, time.Now().Add(closeGrace)) == nil {
+		// Read until the client's Close reply, so that the engine's close of
+		// the connection does not reset it with the client's data unread
+		// (which can lose the Close frame on its way).
+		_ = c.SetReadDeadline(time.Now().Add(closeGrace))
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				break
+			}
+		}
+	}
 	w.SetReadyState("closed")
 	return w
 }
@@ -117,6 +130,7 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 
 	w.idleTimeout = ctx.IdleTimeout
 	w.socket = ctx.Websocket
+	w.readerDone = make(chan struct{})
 	w.upgraded = ctx.Query().Has("sid")
 
 	_ = w.socket.On("error", func(errs ...any) {
@@ -151,6 +165,7 @@ func (w *wsTransport) isClosed() bool {
 
 // message reads the client's messages until the connection ends.
 func (w *wsTransport) message() {
+	defer close(w.readerDone)
 	defer func() {
 		if !w.isClosed() {
 			w.socket.Emit("close")
@@ -523,12 +538,22 @@ func (w *wsTransport) DoClose(fn types.Callable) {
 const closeGrace = time.Second
 
 // closeConn writes the Close frame after whatever frames are being written,
-// and closes the connection.
+// waits (closeGrace at most) for the reader to see the client's Close reply,
+// and closes the connection. Closed at once, a connection with the
+// client's data unread is reset, and the Close frame can be lost.
 func (w *wsTransport) closeConn() {
 	_ = w.socket.NetConn().SetWriteDeadline(time.Now().Add(closeGrace))
 	w.wmu.Lock()
-	_ = w.socket.WriteControl(ws.CloseMessage, ws.FormatCloseMessage(ws.CloseNormalClosure, ""), time.Now().Add(closeGrace))
+	err := w.socket.WriteControl(ws.CloseMessage, ws.FormatCloseMessage(ws.CloseNormalClosure, ""), time.Now().Add(closeGrace))
 	w.wmu.Unlock()
+	if err == nil {
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-w.readerDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	_ = w.socket.Close()
 }
 

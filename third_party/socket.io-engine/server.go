@@ -184,7 +184,7 @@ func (s *server) onWebSocket(ctx *types.HttpContext, wsc *types.WebSocketConn) {
 	transportName := ctx.Query().Peek("transport")
 	if transport, ok := s.TransportsByName()[transportName]; ok && !transport.HandlesUpgrades() {
 		serverLog.Debug("transport doesnt handle upgraded requests")
-		_ = wsc.Close()
+		refuseUpgrade(wsc, "transport does not handle upgrades")
 		return
 	}
 
@@ -208,13 +208,13 @@ func (s *server) onWebSocket(ctx *types.HttpContext, wsc *types.WebSocketConn) {
 
 	if !ok {
 		serverLog.Debug("upgrade attempt for closed client")
-		_ = wsc.Close()
+		refuseUpgrade(wsc, "session closed")
 	} else if client.Upgrading() {
 		serverLog.Debug("transport has already been trying to upgrade")
-		_ = wsc.Close()
+		refuseUpgrade(wsc, "session already upgrading")
 	} else if client.Upgraded() {
 		serverLog.Debug("transport had already been upgraded")
-		_ = wsc.Close()
+		refuseUpgrade(wsc, "session already upgraded")
 	} else {
 		serverLog.Debug("upgrading existing transport")
 
@@ -223,6 +223,25 @@ func (s *server) onWebSocket(ctx *types.HttpContext, wsc *types.WebSocketConn) {
 
 		s.prepareUpgrade(transportName, ctx, client)
 	}
+}
+
+// refuseUpgrade ends a websocket that may not upgrade its session with a
+// Close frame (1008) saying why, instead of dropping the connection (which
+// the client reports as 1006), and closes the connection after the
+// client's Close reply (or a second): closed at once with the client's
+// data unread, the connection is reset and the Close frame can be lost.
+func refuseUpgrade(wsc *types.WebSocketConn, reason string) {
+	deadline := time.Now().Add(time.Second)
+	msg := websocket.FormatCloseMessage(websocket.ClosePolicyViolation, reason)
+	if wsc.WriteControl(websocket.CloseMessage, msg, deadline) == nil {
+		_ = wsc.SetReadDeadline(deadline)
+		for {
+			if _, _, err := wsc.NextReader(); err != nil {
+				break
+			}
+		}
+	}
+	_ = wsc.Close()
 }
 
 func (s *server) prepareUpgrade(transportName string, ctx *types.HttpContext, client Socket) {

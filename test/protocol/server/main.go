@@ -73,7 +73,7 @@ func run() error {
 	cfg.Setup = socketHandlers
 	srv := server.New(cfg, st, log)
 
-	hs := &http.Server{Handler: server.EngineHandler(cfg, echo), ReadHeaderTimeout: 10 * time.Second}
+	hs := server.EngineServer(server.EngineHandler(cfg, echo))
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- hs.Serve(engineLn) }()
 	fmt.Printf("engine http://%s\nsocket http://%s\n", engineLn.Addr(), socketLn.Addr())
