@@ -42,9 +42,9 @@ import (
 //     and closes the session. Here packets with no poll to carry them wait
 //     for the next one.
 //
-// Two races between a client's requests, which the reference server wins
-// by handling them in the order they arrive, are decided here the way the
-// client meant them:
+// Three races, which the reference server wins by handling events in the
+// order they arrive on its one thread, are decided here the way the client
+// meant them:
 //
 //   - A poll sent together with the client's CLOSE (the reference client
 //     does it when it closes between two polls; the official suite does it
@@ -55,6 +55,10 @@ import (
 //     websocket could be taken before them. While a websocket claims the
 //     session (upgrades.go) a new poll waits up to upgradeHold for the
 //     upgrade; once upgraded, the session refuses it.
+//   - A poll that comes a ping interval plus a ping timeout after the
+//     session's start or its last pong could find the session alive,
+//     because the engine's timers ran late: it is refused, and the session
+//     closed, as the timers would.
 //
 // One mutex guards the pending poll, the packets waiting for a poll and
 // the closed state; it is never held while writing a response or emitting
@@ -70,6 +74,7 @@ type pollTransport struct {
 	transports.Transport
 
 	upgrades  *upgrades
+	cycle     time.Duration // ping interval + ping timeout: a session that long without a pong is dead
 	discarded chan struct{} // closed by Discard (the session upgraded)
 	discard   sync.Once
 
@@ -82,6 +87,7 @@ type pollTransport struct {
 	closing   func()             // DoClose waiting for the next poll to carry CLOSE
 	closeWait *time.Timer        // ends that wait
 	lingering *time.Timer        // the client sent CLOSE with no poll waiting: closes at the latest then
+	heard     time.Time          // the session's start, or the last pong
 }
 
 // clientCloseGrace is how long a session the client closed with no poll
@@ -94,10 +100,14 @@ const clientCloseGrace = 100 * time.Millisecond
 const pollCloseTimeout = transports.DefaultPollingCloseTimeout
 
 // pollBuilder constructs pollTransport for the engine (ServerOptions.SetTransports).
-type pollBuilder struct{ upgrades *upgrades }
+type pollBuilder struct {
+	upgrades *upgrades
+	cycle    time.Duration // the ping interval plus the ping timeout
+}
 
 func (b pollBuilder) New(ctx *types.HttpContext) transports.Transport {
-	p := &pollTransport{Transport: transports.MakeTransport(), upgrades: b.upgrades, discarded: make(chan struct{})}
+	p := &pollTransport{Transport: transports.MakeTransport(), upgrades: b.upgrades, cycle: b.cycle,
+		discarded: make(chan struct{}), heard: time.Now()}
 	p.Prototype(p)
 	p.Construct(ctx)
 	if ctx.Query().Has("j") {
@@ -132,10 +142,27 @@ func (p *pollTransport) OnRequest(ctx *types.HttpContext) {
 // onPoll registers a GET to carry the next packets.
 func (p *pollTransport) onPoll(ctx *types.HttpContext) {
 	p.awaitUpgrade(ctx)
+	// Listen before the poll is registered, so that its end is not missed;
+	// pollGone ignores a poll that was never registered or was answered.
+	_ = ctx.Once("close", func(args ...any) {
+		// nil: the response was written; anything else: the request ended
+		// first (the client went away, or the poll's time ran out).
+		if len(args) > 0 && args[0] != nil {
+			p.pollGone(ctx)
+		}
+	})
 	p.mu.Lock()
 	switch {
 	case p.closed || p.Discarded():
 		p.mu.Unlock()
+		refuse(ctx, http.StatusBadRequest, "Session closed")
+		return
+	case p.cycle > 0 && time.Since(p.heard) > p.cycle:
+		// No pong for a ping interval plus a ping timeout: the engine's
+		// timer closes the session any moment (it may run late on a busy
+		// machine); the poll must not find it alive meanwhile.
+		p.mu.Unlock()
+		p.OnError("ping timeout", nil)
 		refuse(ctx, http.StatusBadRequest, "Session closed")
 		return
 	case p.lingering != nil:
@@ -158,13 +185,6 @@ func (p *pollTransport) onPoll(ctx *types.HttpContext) {
 	queued := len(p.queue) > 0
 	p.mu.Unlock()
 
-	_ = ctx.Once("close", func(args ...any) {
-		// nil: the response was written; anything else: the request ended
-		// first (the client went away, or the poll's time ran out).
-		if len(args) > 0 && args[0] != nil {
-			p.pollGone(ctx)
-		}
-	})
 	switch {
 	case closing:
 		p.mu.Lock()
@@ -370,10 +390,15 @@ func (p *pollTransport) onData(ctx *types.HttpContext) {
 	}
 	packets, err := p.Parser().DecodePayload(types.NewStringBuffer(body))
 	for _, pkt := range packets {
-		if pkt.Type == packet.CLOSE {
+		switch pkt.Type {
+		case packet.CLOSE:
 			p.clientClose()
 			p.ok(ctx)
 			return
+		case packet.PONG:
+			p.mu.Lock()
+			p.heard = time.Now()
+			p.mu.Unlock()
 		}
 		p.OnPacket(pkt)
 	}

@@ -51,7 +51,7 @@ func (s *Server) engineOptions() *socket.ServerOptions {
 	// (polltransport.go); websocket with one write(2) per flush and
 	// broadcasts not re-encoded per client (wstransport.go)
 	ups := newUpgrades()
-	opts.SetTransports(types.NewSet[transports.TransportCtor](pollBuilder{ups}, wsBuilder{ups}))
+	opts.SetTransports(types.NewSet[transports.TransportCtor](pollBuilder{ups, s.cfg.PingInterval + s.cfg.PingTimeout}, wsBuilder{ups}))
 	return opts
 }
 
