@@ -198,23 +198,11 @@ func (p *pollTransport) onPoll(ctx *types.HttpContext) {
 	}
 }
 
-// awaitUpgrade waits, up to upgradeHold, while a websocket claims the
-// session and the upgrade has not finished.
+// awaitUpgrade waits, up to upgradeHold, while an upgrade of the session
+// is under way.
 func (p *pollTransport) awaitUpgrade(ctx *types.HttpContext) {
-	if p.upgrades == nil || p.Discarded() {
-		return
-	}
-	up := p.upgrades.of(p.Sid())
-	if up == nil {
-		return
-	}
-	t := time.NewTimer(upgradeHold)
-	defer t.Stop()
-	select {
-	case <-up.done:
-	case <-p.discarded:
-	case <-ctx.Context().Done():
-	case <-t.C:
+	if p.upgrades != nil && !p.Discarded() {
+		p.upgrades.await(p.Sid(), p.discarded, ctx.Context().Done())
 	}
 }
 

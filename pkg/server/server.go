@@ -55,9 +55,10 @@ type Server struct {
 	store   *store.Store
 	deriver *event.Deriver
 
-	io   *socket.Server
-	nsps map[string]socket.Namespace
-	mux  *http.ServeMux
+	io       *socket.Server
+	nsps     map[string]socket.Namespace
+	upgrades *upgrades // websocket upgrades under way (upgrades.go)
+	mux      *http.ServeMux
 
 	in           chan *request
 	stopped      chan struct{} // closed when the pipeline must drain and stop

@@ -50,8 +50,9 @@ func (s *Server) engineOptions() *socket.ServerOptions {
 	// mpmd's transports: long-polling that answers every request
 	// (polltransport.go); websocket with one write(2) per flush and
 	// broadcasts not re-encoded per client (wstransport.go)
-	ups := newUpgrades()
-	opts.SetTransports(types.NewSet[transports.TransportCtor](pollBuilder{ups, s.cfg.PingInterval + s.cfg.PingTimeout}, wsBuilder{ups}))
+	s.upgrades = newUpgrades()
+	opts.SetTransports(types.NewSet[transports.TransportCtor](
+		pollBuilder{s.upgrades, s.cfg.PingInterval + s.cfg.PingTimeout}, wsBuilder{s.upgrades}))
 	return opts
 }
 

@@ -21,19 +21,82 @@ import (
 // transport (wsBuilder.New); a websocket that finds the session claimed is
 // closed with a Close frame before the engine goes on.
 //
-// The long-polling transport waits a moment for a claimed session's
-// upgrade (pollTransport.awaitUpgrade), so that a poll sent after the
-// client's upgrade packets is refused instead of racing them.
+// The long-polling transport waits a moment for a session's upgrade under
+// way (await), so that a poll sent after the client's upgrade packets is
+// refused instead of racing them. "Under way" starts when the upgrade
+// request comes in (arrive, from Server.bounded): the engine answers it
+// before it builds the transport that claims the session, and the client
+// may poll as soon as it has the answer.
 type upgrades struct {
-	mu sync.Mutex
-	m  map[string]*upgrade
+	mu       sync.Mutex
+	m        map[string]*upgrade
+	arriving map[string]int // upgrade requests being handled, not yet claimed (arrive)
+	changed  chan struct{}  // closed (and replaced) whenever m or arriving changes
 }
 
 // upgrade is one claim; done is closed when the websocket that holds it
 // closes.
 type upgrade struct{ done chan struct{} }
 
-func newUpgrades() *upgrades { return &upgrades{m: map[string]*upgrade{}} }
+func newUpgrades() *upgrades {
+	return &upgrades{m: map[string]*upgrade{}, arriving: map[string]int{}, changed: make(chan struct{})}
+}
+
+// changedLocked wakes the waiters of await; u.mu is held.
+func (u *upgrades) changedLocked() {
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
+
+// arrive marks a websocket upgrade request for sid as being handled, from
+// before the engine answers it (the client may poll as soon as it has the
+// answer) until the engine has built its transport, which claims the
+// session; the returned func unmarks it.
+func (u *upgrades) arrive(sid string) func() {
+	u.mu.Lock()
+	u.arriving[sid]++
+	u.changedLocked()
+	u.mu.Unlock()
+	return func() {
+		u.mu.Lock()
+		if u.arriving[sid]--; u.arriving[sid] <= 0 {
+			delete(u.arriving, sid)
+		}
+		u.changedLocked()
+		u.mu.Unlock()
+	}
+}
+
+// await waits while an upgrade of sid is under way — a request arriving, or
+// a websocket holding the claim — until it ends, discarded or cancel is
+// closed, or upgradeHold has passed.
+func (u *upgrades) await(sid string, discarded, cancel <-chan struct{}) {
+	t := time.NewTimer(upgradeHold)
+	defer t.Stop()
+	for {
+		u.mu.Lock()
+		up, arriving, changed := u.m[sid], u.arriving[sid] > 0, u.changed
+		u.mu.Unlock()
+		if up == nil && !arriving {
+			return
+		}
+		var done chan struct{}
+		if up != nil {
+			done = up.done
+		}
+		select {
+		case <-done:
+			return
+		case <-discarded:
+			return
+		case <-cancel:
+			return
+		case <-t.C:
+			return
+		case <-changed:
+		}
+	}
+}
 
 // claim takes the session sid for a websocket, or reports false when one
 // already holds it.
@@ -45,6 +108,7 @@ func (u *upgrades) claim(sid string) (*upgrade, bool) {
 	}
 	up := &upgrade{done: make(chan struct{})}
 	u.m[sid] = up
+	u.changedLocked()
 	return up, true
 }
 
@@ -55,14 +119,8 @@ func (u *upgrades) release(sid string, up *upgrade) {
 	if u.m[sid] == up {
 		delete(u.m, sid)
 		close(up.done)
+		u.changedLocked()
 	}
-}
-
-// of is the claim on sid, or nil.
-func (u *upgrades) of(sid string) *upgrade {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.m[sid]
 }
 
 // upgradeHold bounds how long a poll waits for its session's upgrade. A
