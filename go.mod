@@ -50,3 +50,5 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	resty.dev/v3 v3.0.0-rc.4 // indirect
 )
+
+replace github.com/zishang520/socket.io/servers/engine/v3 => ./third_party/socket.io-engine

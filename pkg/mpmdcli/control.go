@@ -38,13 +38,18 @@ func (c *StartCmd) Run(env *Env) error {
 	if err := c.checkBind(); err != nil {
 		return err
 	}
+	if err := c.checkTransport(); err != nil {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find the mpmd executable: %w", err)
 	}
 	args := []string{"run", "--port", strconv.Itoa(c.Port), "--host", c.Host, "--db", c.DB,
 		"--retention-age", c.RetentionAge.String(), "--retention-count", strconv.FormatInt(c.RetentionCount, 10),
-		"--heartbeat", c.Heartbeat.String(), "--log-level", c.LogLevel, "--max-backlog", strconv.Itoa(c.MaxBacklog)}
+		"--heartbeat", c.Heartbeat.String(), "--log-level", c.LogLevel, "--max-backlog", strconv.Itoa(c.MaxBacklog),
+		"--ping-interval", c.PingInterval.String(), "--ping-timeout", c.PingTimeout.String(),
+		"--max-payload", strconv.FormatInt(c.MaxPayload, 10), "--connect-timeout", c.ConnectTimeout.String()}
 	for _, o := range c.corsOrigins() {
 		args = append(args, "--cors-origin", o)
 	}

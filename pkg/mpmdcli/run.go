@@ -50,6 +50,38 @@ func (f *ServeFlags) checkBind() error {
 		"Set CLAUDE_MPM_SOCKETIO_TOKEN (or --token), listen on 127.0.0.1, or pass --insecure if you really mean it", f.Host)
 }
 
+// Bounds of the transport settings.
+const (
+	// mpm-hook sends events of up to 512 KiB of JSON (relay.MaxEventBytes);
+	// with the packet's framing they must fit.
+	minMaxPayload = 576 << 10
+	// One polling POST is held in memory whole, and pkg/wire reads
+	// messages of up to 64 MiB.
+	maxMaxPayload = 64 << 20
+	minTimer      = 100 * time.Millisecond
+	maxTimer      = time.Hour
+)
+
+// checkTransport refuses transport settings mpmd cannot work with.
+func (f *ServeFlags) checkTransport() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"--ping-interval", f.PingInterval},
+		{"--ping-timeout", f.PingTimeout},
+		{"--connect-timeout", f.ConnectTimeout},
+	} {
+		if d.v < minTimer || d.v > maxTimer {
+			return fmt.Errorf("%s must be between %v and %v, got %v", d.flag, minTimer, maxTimer, d.v)
+		}
+	}
+	if f.MaxPayload < minMaxPayload || f.MaxPayload > maxMaxPayload {
+		return fmt.Errorf("--max-payload must be between %d bytes (576 KiB: mpm-hook sends events of up to 512 KiB) and %d bytes (64 MiB), got %d", minMaxPayload, maxMaxPayload, f.MaxPayload)
+	}
+	return nil
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -94,6 +126,9 @@ func openLog(dir string) (*os.File, error) {
 
 func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 	if err := c.checkBind(); err != nil {
+		return err
+	}
+	if err := c.checkTransport(); err != nil {
 		return err
 	}
 	level := c.level()
@@ -161,6 +196,10 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		Dashboard:      dash,
 		MaxBacklog:     c.MaxBacklog,
 		Pricer:         tablePricer{prices},
+		PingInterval:   c.PingInterval,
+		PingTimeout:    c.PingTimeout,
+		MaxPayload:     c.MaxPayload,
+		ConnectTimeout: c.ConnectTimeout,
 	}
 	if watcher != nil {
 		cfg.Transcripts = watcher

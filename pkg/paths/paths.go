@@ -48,6 +48,9 @@ func Resolve() Dirs {
 	return d
 }
 
+// ConfigFile is mpmd's settings file (its flags as JSON).
+func (d Dirs) ConfigFile() string { return filepath.Join(d.Config, "mpmd.json") }
+
 // DB is the default event store file.
 func (d Dirs) DB() string { return filepath.Join(d.State, "events.db") }
 

@@ -17,9 +17,7 @@ import (
 
 	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/store"
-	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Config is what mpmd is told at start.
@@ -40,6 +38,18 @@ type Config struct {
 
 	Pricer      session.Pricer     // prices API usage for the session model (nil: costs unknown unless Claude Code reports them)
 	Transcripts TranscriptFollower // told of every transcript a session names (nil: none are read)
+
+	// Engine.IO and Socket.IO transport settings (0: the default named).
+	PingInterval   time.Duration // between the server's pings (DefaultPingInterval)
+	PingTimeout    time.Duration // how long a pong may take (DefaultPingTimeout)
+	MaxPayload     int64         // bytes of one message or polling POST from a client (DefaultMaxPayload)
+	ConnectTimeout time.Duration // how long a connection may stay without a namespace (DefaultConnectTimeout)
+	RequestTimeout time.Duration // bounds an HTTP request that is not a long poll, websocket or stream (DefaultRequestTimeout)
+
+	// Setup, when set, is called once with the Socket.IO server after mpmd
+	// has set up its namespaces: a program that embeds mpmd's server (the
+	// protocol test server, test/protocol) adds its own handlers there.
+	Setup func(io *socket.Server)
 }
 
 // Server is a running mpmd. Create it with New; serve with Run.
@@ -51,9 +61,10 @@ type Server struct {
 	stream   stream
 	metrics  *metrics
 
-	io   *socket.Server
-	nsps map[string]socket.Namespace
-	mux  *http.ServeMux
+	io       *socket.Server
+	nsps     map[string]socket.Namespace
+	upgrades *upgrades // websocket upgrades under way (upgrades.go)
+	mux      *http.ServeMux
 
 	in           chan *request
 	stopped      chan struct{} // closed when the pipeline must drain and stop
@@ -79,6 +90,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 30 * time.Second
 	}
+	cfg = cfg.withTransportDefaults()
 	s := &Server{
 		cfg:          cfg,
 		log:          log,
@@ -92,19 +104,15 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	s.sessions = session.New(cfg.Pricer, session.Limits{})
 	s.metrics = newMetrics(s)
 
-	opts := socket.DefaultServerOptions()
+	opts := s.engineOptions()
 	opts.SetServeClient(false)
 	opts.SetAdapter(roomAdapterBuilder{})
-	opts.SetMaxHttpBufferSize(MaxBodyBytes)
-	opts.SetCors(s.engineCors())
-	opts.SetAllowRequest(s.allowRequest)
-	opts.SetPingInterval(20 * time.Second)
-	opts.SetPingTimeout(20 * time.Second)
-	// mpmd's websocket transport: one write(2) per flush, broadcasts not
-	// re-encoded per client (wstransport.go)
-	opts.SetTransports(types.NewSet[transports.TransportCtor](&transports.PollingBuilder{}, wsBuilder{}))
+	opts.SetConnectTimeout(cfg.ConnectTimeout)
 	s.io = socket.NewServer(nil, opts)
 	s.setupNamespaces()
+	if cfg.Setup != nil {
+		cfg.Setup(s.io)
+	}
 
 	s.mux = http.NewServeMux()
 	s.routes(s.mux)
@@ -162,7 +170,7 @@ func (s *Server) sweepZombies() {
 }
 
 // Handler is mpmd's whole HTTP surface (Socket.IO, API, dashboard).
-func (s *Server) Handler() http.Handler { return s.hostCheck(s.mux) }
+func (s *Server) Handler() http.Handler { return s.hostCheck(s.bounded(s.mux)) }
 
 // ShutdownTimeout bounds how long Run takes to stop once ctx ends.
 const ShutdownTimeout = 4 * time.Second
@@ -182,7 +190,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("rebuild the session model from the store: %w", err)
 	}
 
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := httpServer(s.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 

@@ -50,6 +50,17 @@ type wsTransport struct {
 	socket      *types.WebSocketConn
 	upgraded    bool // came as an upgrade from long-polling
 
+	upgrades *upgrades
+	claim    *upgrade // this websocket's claim on its session, when it came as an upgrade
+	claimed  string   // the session's id
+
+	// wmu is held around every write to the connection, by the writer
+	// and by the Close frame (closeConn), so no data frame follows that.
+	wmu  sync.Mutex
+	down atomic.Bool // shut: nothing more is written but the Close frame
+
+	readerDone chan struct{} // closed when the reader (message) returns
+
 	mu      sync.Mutex
 	queue   []wsItem // waiting to be written
 	spare   []wsItem // the writer's previous batch, for reuse
@@ -71,12 +82,43 @@ type wsItem struct {
 }
 
 // wsBuilder constructs wsTransport for the engine (ServerOptions.SetTransports).
-type wsBuilder struct{}
+type wsBuilder struct{ upgrades *upgrades }
 
-func (wsBuilder) New(ctx *types.HttpContext) transports.Transport {
-	w := &wsTransport{Transport: transports.MakeTransport()}
+func (b wsBuilder) New(ctx *types.HttpContext) transports.Transport {
+	w := &wsTransport{Transport: transports.MakeTransport(), upgrades: b.upgrades}
 	w.Prototype(w)
+	if sid := ctx.Query().Peek("sid"); sid != "" && b.upgrades != nil {
+		up, ok := b.upgrades.claim(sid)
+		if !ok {
+			return w.refuse(ctx)
+		}
+		w.claim, w.claimed = up, sid
+	}
 	w.Construct(ctx)
+	return w
+}
+
+// refuse is a websocket that may not upgrade its session, because another
+// one holds it (upgrades.go): it sends a Close frame and is born closed, so
+// the engine closes the connection and goes no further.
+func (w *wsTransport) refuse(ctx *types.HttpContext) transports.Transport {
+	w.Transport.Construct(ctx)
+	w.closed = true
+	w.down.Store(true)
+	msg := ws.FormatCloseMessage(ws.ClosePolicyViolation, "this session is already being upgraded")
+	c := ctx.Websocket
+	if c.WriteControl(ws.CloseMessage, msg, time.Now().Add(closeGrace)) == nil {
+		// Read until the client's Close reply, so that the engine's close of
+		// the connection does not reset it with the client's data unread
+		// (which can lose the Close frame on its way).
+		_ = c.SetReadDeadline(time.Now().Add(closeGrace))
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				break
+			}
+		}
+	}
+	w.SetReadyState("closed")
 	return w
 }
 func (wsBuilder) Name() string          { return transports.WEBSOCKET }
@@ -88,6 +130,7 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 
 	w.idleTimeout = ctx.IdleTimeout
 	w.socket = ctx.Websocket
+	w.readerDone = make(chan struct{})
 	w.upgraded = ctx.Query().Has("sid")
 
 	_ = w.socket.On("error", func(errs ...any) {
@@ -122,6 +165,7 @@ func (w *wsTransport) isClosed() bool {
 
 // message reads the client's messages until the connection ends.
 func (w *wsTransport) message() {
+	defer close(w.readerDone)
 	defer func() {
 		if !w.isClosed() {
 			w.socket.Emit("close")
@@ -156,6 +200,10 @@ func (w *wsTransport) message() {
 // writable: the engine hands it every packet at once, and gets one "drain"
 // per Send once they are written.
 func (w *wsTransport) Send(packets []*packet.Packet) {
+	if w.claim != nil && len(packets) == 1 && packets[0].Type == packet.PONG {
+		w.sendProbe(packets[0])
+		return
+	}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -166,6 +214,25 @@ func (w *wsTransport) Send(packets []*packet.Packet) {
 	}
 	w.drains++
 	w.kick()
+}
+
+// sendProbe writes the answer to an upgrade's probe at once, from the
+// reader that read the probe (the engine answers it there), as the
+// reference server does: the client has the answer before anything it
+// sends after the probe (the upgrade packet, a poll) is handled. Through
+// the queue, a poll refused after the upgrade could reach the client
+// before the answer to the probe it sent first. Nothing else is queued on
+// a websocket before its upgrade.
+func (w *wsTransport) sendProbe(p *packet.Packet) {
+	mt, data, err := w.encode(wsItem{pkt: p})
+	if err == nil {
+		err = w.writeConn(appendFrame(nil, mt, data))
+	}
+	if err != nil {
+		w._error(err)
+		return
+	}
+	w.Emit("drain")
 }
 
 // queueMessage queues a text message built by the caller (shared, never
@@ -275,7 +342,6 @@ func (w *wsTransport) write(items []wsItem) error {
 			frameBufs.Put(bp)
 		}
 	}()
-	conn := w.socket.NetConn()
 	for _, it := range items {
 		mt, data, err := w.encode(it)
 		if err != nil {
@@ -283,18 +349,28 @@ func (w *wsTransport) write(items []wsItem) error {
 		}
 		buf = appendFrame(buf, mt, data)
 		if len(buf) >= maxCoalesce {
-			if _, err := conn.Write(buf); err != nil {
+			if err := w.writeConn(buf); err != nil {
 				return err
 			}
 			buf = buf[:0]
 		}
 	}
 	if len(buf) > 0 {
-		if _, err := conn.Write(buf); err != nil {
-			return err
-		}
+		return w.writeConn(buf)
 	}
 	return nil
+}
+
+// writeConn writes whole frames to the connection, unless the transport
+// was shut (its Close frame may be out already).
+func (w *wsTransport) writeConn(b []byte) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.down.Load() {
+		return net.ErrClosed
+	}
+	_, err := w.socket.NetConn().Write(b)
+	return err
 }
 
 // encode returns a queued item as a websocket message: a pre-built message
@@ -337,14 +413,20 @@ func appendFrame(buf []byte, mt int, data []byte) []byte {
 	return append(buf, data...)
 }
 
-// shut drops what is queued; nothing more is taken.
+// shut drops what is queued; nothing more is taken or written but the
+// Close frame. The session's upgrade claim, if this websocket held it, is
+// given back.
 func (w *wsTransport) shut() {
+	w.down.Store(true)
 	w.mu.Lock()
 	w.closed = true
 	clear(w.queue)
 	w.queue = nil
 	w.wake()
 	w.mu.Unlock()
+	if w.claim != nil {
+		w.upgrades.release(w.claimed, w.claim)
+	}
 }
 
 // waitUntil waits until cond (checked under w.mu) holds or the transport
@@ -439,13 +521,40 @@ func (w *wsTransport) OnClose() {
 	_ = w.socket.Close()
 }
 
-// DoClose closes the transport.
+// DoClose closes the transport: the engine closes the session (an
+// invalid packet, a ping timeout, a forced close, shutdown). The client
+// gets a Close frame (1000), not just the end of the TCP connection, which
+// it would report as an abnormal closure (1006).
 func (w *wsTransport) DoClose(fn types.Callable) {
 	w.shut()
-	defer func() { _ = w.socket.Close() }()
 	if fn != nil {
 		fn()
 	}
+	go w.closeConn()
+}
+
+// closeGrace bounds how long closing a websocket waits to write its Close
+// frame: a writer stuck on a client that stopped reading is cut off then.
+const closeGrace = time.Second
+
+// closeConn writes the Close frame after whatever frames are being written,
+// waits (closeGrace at most) for the reader to see the client's Close reply,
+// and closes the connection. Closed at once, a connection with the
+// client's data unread is reset, and the Close frame can be lost.
+func (w *wsTransport) closeConn() {
+	_ = w.socket.NetConn().SetWriteDeadline(time.Now().Add(closeGrace))
+	w.wmu.Lock()
+	err := w.socket.WriteControl(ws.CloseMessage, ws.FormatCloseMessage(ws.CloseNormalClosure, ""), time.Now().Add(closeGrace))
+	w.wmu.Unlock()
+	if err == nil {
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-w.readerDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	_ = w.socket.Close()
 }
 
 // releaseOnHijack hands a websocket upgrade request to next with a
