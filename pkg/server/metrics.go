@@ -71,6 +71,7 @@ func newMetrics(s *Server) *metrics {
 		gauge("mpmd_store_last_seq", "The highest seq assigned.", func() float64 { return float64(s.store.LastSeq()) }),
 		gauge("mpmd_store_bytes", "Size of the store's files on disk (0 for an in-memory store).", s.storeBytes),
 		gauge("mpmd_pipeline_queue_length", "Requests waiting for the pipeline.", func() float64 { return float64(len(s.in)) }),
+		gauge("mpmd_clients", "Connected Socket.IO namespace clients (all namespaces and transports; socket_io_connected has them apart).", func() float64 { return float64(s.Clients()) }),
 		gauge("mpmd_sessions", "Claude Code sessions in the session model.", func() float64 { return float64(len(s.sessions.List())) }),
 		gauge("mpmd_session_model_seq", "The seq of the last event the session model applied.", func() float64 { return float64(s.sessions.Seq()) }),
 		&clientsCollector{s: s, desc: prometheus.NewDesc("socket_io_connected",

@@ -162,6 +162,7 @@ func checkAgents(t *testing.T, o *outcome, d *sessionDetail, n int) {
 func checkToolsModel(t *testing.T, o *outcome) {
 	t.Helper()
 	d := ended(t, o)
+	checkUsage(t, o, d) // waits until the transcript is read
 	tcs := tools(t, o)
 	if len(tcs) != 2 || tcs[0].Status != session.ToolCompleted || tcs[1].Status != session.ToolFailed || !strings.Contains(tcs[1].Error, "Exit code 3") {
 		t.Errorf("tool calls:%s", describeTools(tcs))
@@ -179,7 +180,6 @@ func checkToolsModel(t *testing.T, o *outcome) {
 	if kinds[session.EntryPrompt] != 1 || kinds[session.EntryTool] != 2 || kinds[session.EntryThinking] != 1 || kinds[session.EntryText] != 2 {
 		t.Errorf("conversation kinds %v", kinds)
 	}
-	checkUsage(t, o, d)
 }
 
 // checkTodos: the todo list ends with the scenario's two items, completed.

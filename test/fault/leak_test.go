@@ -30,7 +30,7 @@ type usage struct{ goroutines, heap, clients float64 }
 
 func usageOf(tb testing.TB, d *mpmdtest.Daemon) usage {
 	m := metrics(tb, d)
-	return usage{m["mpmd_goroutines"], m["mpmd_heap_alloc_bytes"], m["mpmd_clients"]}
+	return usage{m["go_goroutines"], m["go_memstats_heap_alloc_bytes"], m["mpmd_clients"]}
 }
 
 // settle waits until mpmd's goroutine count is the same for five readings in

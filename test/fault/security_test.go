@@ -86,7 +86,7 @@ func TestSecurityTokenEverywhere(t *testing.T) {
 			if resp.StatusCode != http.StatusUnauthorized || !bytes.Contains(b, []byte(`"error"`)) {
 				t.Errorf("%s %s with Authorization %q: %d %s, want 401 with an error", route.method, route.path, hdr, resp.StatusCode, b)
 			}
-			if bytes.Contains(b, []byte("mpmd_goroutines")) || bytes.Contains(b, []byte(`"events"`)) {
+			if bytes.Contains(b, []byte("go_goroutines")) || bytes.Contains(b, []byte(`"events"`)) {
 				t.Errorf("%s %s leaked data without the token: %s", route.method, route.path, b)
 			}
 		}
@@ -213,7 +213,7 @@ func TestSecurityOversizedPacketsAndBodies(t *testing.T) {
 		t.Fatalf("bystander connect: %q %v", msg, err)
 	}
 	before := stored(t, d)
-	goroutines := metrics(t, d)["mpmd_goroutines"]
+	goroutines := metrics(t, d)["go_goroutines"]
 
 	// Under the limit: stored.
 	w := mpmdtest.MustWS(t, d)
@@ -302,7 +302,7 @@ func TestSecurityOversizedPacketsAndBodies(t *testing.T) {
 		t.Errorf("bystander after the oversized packets: %.80q %v", msg, err)
 	}
 	eventually(t, 10*time.Second, "goroutines to settle after the closed connections", func() bool {
-		return metrics(t, d)["mpmd_goroutines"] <= goroutines+5
+		return metrics(t, d)["go_goroutines"] <= goroutines+5
 	})
 }
 
