@@ -333,6 +333,21 @@ func TestE2EKilledMidStream(t *testing.T) {
 
 func TestE2EFiftyHooksAtOnce(t *testing.T) {
 	d := mpmdtest.Start(t)
+	// A hook that never arrives must say why: every relay run's own
+	// account (delivered, spooled, the error) goes to its debug log.
+	d.Env = append(d.Env, "CLAUDE_MPM_HOOK_DEBUG=1")
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(d.Root, "state", "mpm", "logs", "mpm-hook.log"))
+			var done []string
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.Contains(l, "relay done") || strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
+					done = append(done, l)
+				}
+			}
+			t.Logf("mpm-hook's debug log (%d relay runs):\n%s", len(done), strings.Join(done, "\n"))
+		}
+	}()
 	const n = 50
 	var wg sync.WaitGroup
 	runs := make([]hookRun, n)
