@@ -22,7 +22,7 @@ const namePrefix = "claude_code."
 // LogRecord is one OTLP log record, as Claude Code writes its events:
 // body "claude_code.api_request", attributes event.name, session.id, … .
 type LogRecord struct {
-	Name      string    // the event's name: event.name, else the body without "claude_code."; "" when the record has neither
+	Name      string    // the event's name: event.name, else a claude_code.… body without the prefix; "" when the record has neither
 	Time      time.Time // the record's time, else event.timestamp, else its observed time
 	SessionID string    // session.id
 	AgentID   string    // agent_id, inside a subagent
@@ -115,8 +115,8 @@ func logRecord(lr plog.LogRecord, res map[string]any, lim Limits) LogRecord {
 	body := c.value(lr.Body(), 0)
 	name := takeString(f, "event_name")
 	bodyName, _ := body.(string)
-	if name == "" {
-		name = strings.TrimPrefix(bodyName, namePrefix)
+	if name == "" && strings.HasPrefix(bodyName, namePrefix) {
+		name = bodyName[len(namePrefix):]
 	}
 	if bodyName != namePrefix+name && body != nil {
 		r.Body = body
