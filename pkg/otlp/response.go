@@ -38,15 +38,11 @@ func Response(sig Signal, enc Encoding, rej Rejects) []byte {
 	return appendBytes(nil, 0x0a, ps)
 }
 
-// gRPC status codes used in error answers.
+// The gRPC status codes of error answers (google.rpc.Status.code).
 const (
-	CodeInvalidArgument  = 3
-	CodeResourceExhaust  = 8
-	CodeUnauthenticated  = 16
-	CodeUnavailable      = 14
-	CodeInternal         = 13
-	CodeUnimplemented    = 12
-	CodeDeadlineExceeded = 4
+	CodeInvalidArgument = 3
+	CodeInternal        = 13
+	CodeUnavailable     = 14
 )
 
 // Status is the body of an error answer in enc: a google.rpc.Status

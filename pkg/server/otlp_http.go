@@ -141,7 +141,6 @@ func (h *otlpHandler) fail(w http.ResponseWriter, enc otlp.Encoding, err error) 
 	var tl *otlp.TooLargeError
 	var mbe *http.MaxBytesError
 	var inv *otlp.InvalidError
-	var in *InputError
 	switch {
 	case errors.As(err, &tl), errors.As(err, &mbe):
 		code, rpc = http.StatusRequestEntityTooLarge, otlp.CodeInvalidArgument
@@ -154,8 +153,6 @@ func (h *otlpHandler) fail(w http.ResponseWriter, enc otlp.Encoding, err error) 
 		if inv.Signal == "" {
 			inv.Signal = h.signal
 		}
-		code, rpc = http.StatusBadRequest, otlp.CodeInvalidArgument
-	case errors.As(err, &in):
 		code, rpc = http.StatusBadRequest, otlp.CodeInvalidArgument
 	default:
 		code = statusOf(err)
