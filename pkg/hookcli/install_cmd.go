@@ -19,13 +19,18 @@ type InstallCmd struct {
 	Async   bool     `help:"Let Claude Code run the hook without waiting for it."`
 	Command string   `help:"Command to register (default: mpm-hook when it is on PATH, else this binary's absolute path)."`
 	Timeout int      `help:"Seconds after which Claude Code kills the hook." default:"5"`
+
+	OtelFlags `embed:""` // --otel: Claude Code's OpenTelemetry env instead of the hooks (otel.go)
 }
 
 // Run merges the entries into the settings file.
-func (c *InstallCmd) Run(env *Env) error {
+func (c *InstallCmd) Run(cli *CLI, env *Env) error {
 	path, err := settings.Path(settings.Scope(c.Scope), env.Home, env.Cwd)
 	if err != nil {
 		return err
+	}
+	if c.Otel {
+		return c.OtelFlags.install(cli, env, path)
 	}
 	events, err := hookEvents(c.Events)
 	if err != nil {

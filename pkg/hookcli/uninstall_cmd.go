@@ -10,13 +10,18 @@ import (
 type UninstallCmd struct {
 	Scope  string   `help:"Settings file: user, project or local." enum:"user,project,local" default:"user"`
 	Events []string `help:"Only these hook events (comma-separated; default: all)." placeholder:"EVENT"`
+
+	OtelFlags `embed:""` // --otel: Claude Code's OpenTelemetry env instead of the hooks (otel.go)
 }
 
 // Run removes the entries.
-func (c *UninstallCmd) Run(env *Env) error {
+func (c *UninstallCmd) Run(cli *CLI, env *Env) error {
 	path, err := settings.Path(settings.Scope(c.Scope), env.Home, env.Cwd)
 	if err != nil {
 		return err
+	}
+	if c.Otel {
+		return c.OtelFlags.uninstall(cli, env, path)
 	}
 	var events []string
 	if len(c.Events) > 0 {

@@ -35,6 +35,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/sessions/{id}/transcript", s.cors(s.auth(http.HandlerFunc(s.handleTranscript))))
 	mux.Handle("GET /api/sessions/{id}/tools", s.cors(s.auth(http.HandlerFunc(s.handleTools))))
 	mux.Handle("GET /metrics", s.cors(s.auth(http.HandlerFunc(s.handleMetrics))))
+	mux.Handle("/v1/logs", s.cors(s.auth(s.otlpHandler("logs"))))
+	mux.Handle("/v1/metrics", s.cors(s.auth(s.otlpHandler("metrics"))))
+	mux.Handle("/v1/traces", s.cors(s.auth(s.otlpHandler("traces"))))
 	if s.cfg.Dashboard != nil {
 		mux.Handle("/", s.cors(s.cfg.Dashboard))
 	} else {
