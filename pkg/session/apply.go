@@ -447,7 +447,9 @@ func (a *applier) transcript() {
 			st.s.Model = m
 		}
 	case "usage":
-		a.applyUsage()
+		a.applyUsage(false)
+	case "api_request":
+		a.applyUsage(true)
 	case "cost_state":
 		a.applyCostState()
 	}

@@ -79,6 +79,7 @@ type state struct {
 	taskTools  map[string]*Task  // the task tools' tasks, by id
 	taskOrder  []string
 	messages   map[string]*message
+	requests   map[string]bool // request ids a transcript reported
 	usage      usageAcc
 	costState  *costState
 	entries    []Entry
@@ -122,7 +123,7 @@ func (m *Model) Apply(ev *event.Event) []Derived {
 			return nil
 		}
 		switch ev.Name {
-		case "output", "thinking", "usage", "cost_state":
+		case "output", "thinking", "usage", "cost_state", "api_request":
 		default:
 			return nil
 		}
@@ -154,6 +155,7 @@ func (m *Model) session(ev *event.Event) *state {
 			todoLists: map[string][]Task{},
 			taskTools: map[string]*Task{},
 			messages:  map[string]*message{},
+			requests:  map[string]bool{},
 		}
 		m.sessions[ev.SessionID] = st
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -490,5 +491,71 @@ func TestApplyMalformed(t *testing.T) {
 		{"session_id": "s", "hook_event_name": "SubagentStart"},
 	} {
 		f.event("/hook", "x", data)
+	}
+}
+
+// Claude Code's OpenTelemetry export, recorded from 2.1.332 and decoded by
+// pkg/otlp: its api_request records give the session tokens and Claude
+// Code's own cost (source otel) when no transcript is read; a transcript's
+// usage of the same API call (request_id) replaces it, never adds to it.
+func TestOTelUsage(t *testing.T) {
+	f, err := os.Open("../otlp/testdata/claude-2.1.332/protobuf.events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := session.New(fixedPricer{"claude-opus-5-5": 0}, session.Limits{})
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 4<<20)
+	var sid string
+	var wantIn int64
+	var wantCost float64
+	var reqs []map[string]any
+	for seq := int64(1); sc.Scan(); seq++ {
+		var rec struct{ Data map[string]any }
+		var raw map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+			t.Fatal(err)
+		}
+		rec.Data, _ = raw["data"].(map[string]any)
+		name, _ := raw["event"].(string)
+		ev := &event.Event{Seq: seq, ID: fmt.Sprint("o", seq), Namespace: "/claude", Name: name, Data: rec.Data}
+		if err := ev.Prepare(t0); err != nil {
+			t.Fatal(err)
+		}
+		if name == "api_request" {
+			sid = ev.SessionID
+			wantIn += int64(rec.Data["input_tokens"].(float64))
+			wantCost += rec.Data["cost_usd"].(float64)
+			reqs = append(reqs, rec.Data)
+		}
+		m.Apply(ev)
+	}
+	if len(reqs) == 0 {
+		t.Fatal("no api_request in the recording")
+	}
+	u := mustSession(t, m, sid).Usage
+	if u.InputTokens != wantIn || u.CostSource != session.CostOTel || u.CostUSD == nil || math.Abs(*u.CostUSD-wantCost) > 1e-12 {
+		t.Fatalf("from OpenTelemetry: %+v cost %v, want %d tokens and $%v (otel)", u.Tokens, u.CostUSD, wantIn, wantCost)
+	}
+	// the transcript reports the first call too: counted once, from it
+	r := reqs[0]
+	ev := &event.Event{Seq: 10_000, ID: "tx", Namespace: "/claude", Name: "usage", Data: map[string]any{
+		"session_id": sid, "message_id": "msg_x", "request_id": r["request_id"], "model": r["model"],
+		"input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
+	}}
+	if err := ev.Prepare(t0); err != nil {
+		t.Fatal(err)
+	}
+	m.Apply(ev)
+	u = mustSession(t, m, sid).Usage
+	if u.InputTokens != wantIn || u.CostSource != session.CostPricing {
+		t.Errorf("after the transcript's usage of the same call: %+v (%s), want %d tokens from pricing", u.Tokens, u.CostSource, wantIn)
+	}
+	// and an api_request arriving after the transcript's is ignored
+	again := &event.Event{Seq: 10_001, ID: "o-again", Namespace: "/claude", Name: "api_request", Data: r}
+	m.Apply(again)
+	if got := mustSession(t, m, sid).Usage.InputTokens; got != wantIn {
+		t.Errorf("a late api_request counted twice: %d", got)
 	}
 }

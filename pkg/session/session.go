@@ -183,6 +183,7 @@ func (t Tokens) Total() int64 {
 const (
 	CostClaude  = "claude"  // Claude Code's own cost-state entry
 	CostPricing = "pricing" // computed from mpm's pricing table
+	CostOTel    = "otel"    // Claude Code's OpenTelemetry api_request records (no transcript was read)
 	CostUnknown = "unknown" // a model without a price: cost_usd is null or covers only the priced models
 	CostNone    = "none"    // no usage seen
 )

@@ -15,12 +15,15 @@ type message struct {
 	tokens Tokens
 	cost   float64
 	priced bool
+	otel   bool // from Claude Code's OpenTelemetry api_request, not a transcript
 }
 
 // usageAcc sums messages, in total and by model.
 type usageAcc struct {
 	tokens  Tokens
 	byModel map[string]*modelAcc
+	fromLog int // messages from transcripts
+	otel    int // messages known only from OpenTelemetry
 }
 
 type modelAcc struct {
@@ -32,6 +35,11 @@ type modelAcc struct {
 
 func (u *usageAcc) add(msg *message, sign int64) {
 	u.tokens.add(msg.tokens, sign)
+	if msg.otel {
+		u.otel += int(sign)
+	} else {
+		u.fromLog += int(sign)
+	}
 	if u.byModel == nil {
 		u.byModel = map[string]*modelAcc{}
 	}
@@ -108,6 +116,8 @@ func (u *usageAcc) render(cs *costState, msgs map[string]*message) Usage {
 			if len(unpriced) == len(acc.byModel) {
 				out.CostUSD = nil
 			}
+		} else if acc.fromLog == 0 && acc.otel > 0 {
+			out.CostSource = CostOTel
 		}
 	}
 	if cs == nil {
@@ -146,20 +156,40 @@ func (u *usageAcc) render(cs *costState, msgs map[string]*message) Usage {
 	return out
 }
 
-// applyUsage records a message's usage for the session and its agent.
-func (a *applier) applyUsage() {
+// applyUsage records a message's usage for the session and its agent: a
+// transcript's usage event, or Claude Code's OpenTelemetry api_request. An
+// API call both report (the same request_id) counts once, the transcript's
+// figures winning.
+func (a *applier) applyUsage(otel bool) {
 	d := a.data
 	model := str(d, "model")
 	if model == "" || model == "<synthetic>" {
 		return
 	}
-	key := orDefault(str(d, "requested_model"), model)
-	id := str(d, "message_id")
-	if id == "" {
-		id = a.ev.ID
+	st := a.st
+	req := str(d, "request_id")
+	var msgKey string
+	if otel {
+		if req == "" {
+			req = a.ev.ID
+		}
+		if st.requests[req] {
+			return // the transcript has it
+		}
+		msgKey = "otel\x00" + req
+	} else {
+		id := str(d, "message_id")
+		if id == "" {
+			id = a.ev.ID
+		}
+		msgKey = id + "\x00" + req
+		if req != "" {
+			st.requests[req] = true
+			a.forget("otel\x00" + req)
+		}
 	}
-	msgKey := id + "\x00" + str(d, "request_id")
-	msg := &message{model: key, time: a.ev.Time, agent: a.agent(), tokens: Tokens{
+	key := orDefault(str(d, "requested_model"), model)
+	msg := &message{model: key, time: a.ev.Time, agent: a.agent(), otel: otel, tokens: Tokens{
 		InputTokens:              integer(d["input_tokens"]),
 		OutputTokens:             integer(d["output_tokens"]),
 		CacheCreationInputTokens: integer(d["cache_creation_input_tokens"]),
@@ -168,20 +198,16 @@ func (a *applier) applyUsage() {
 		CacheCreation1hTokens:    integer(d["cache_creation_1h_input_tokens"]),
 		WebSearchRequests:        integer(d["web_search_requests"]),
 	}}
-	if a.m.pricer != nil {
+	if c, ok := num(d["cost_usd"]); otel && ok && c >= 0 {
+		msg.cost, msg.priced = c, true // Claude Code's own figure for the call
+	} else if a.m.pricer != nil {
 		msg.cost, msg.priced = a.m.pricer.Cost(PriceRequest{
 			Model: model, Tokens: msg.tokens,
 			InferenceGeo: str(d, "inference_geo"), Speed: str(d, "speed"), ServiceTier: str(d, "service_tier"),
 		})
 	}
-	st := a.st
 	as := a.agentState()
-	if old, ok := st.messages[msgKey]; ok {
-		st.usage.add(old, -1)
-		if oa := st.agents[old.agent]; oa != nil {
-			oa.usage.add(old, -1)
-		}
-	}
+	a.forget(msgKey)
 	st.messages[msgKey] = msg
 	st.usage.add(msg, 1)
 	if as != nil {
@@ -190,6 +216,20 @@ func (a *applier) applyUsage() {
 	if msg.agent == MainAgent {
 		st.s.Model = model
 	}
+}
+
+// forget takes a message's usage out again.
+func (a *applier) forget(key string) {
+	st := a.st
+	old, ok := st.messages[key]
+	if !ok {
+		return
+	}
+	st.usage.add(old, -1)
+	if oa := st.agents[old.agent]; oa != nil {
+		oa.usage.add(old, -1)
+	}
+	delete(st.messages, key)
 }
 
 // applyCostState takes Claude Code's cost-state entry; the latest wins
