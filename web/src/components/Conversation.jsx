@@ -118,11 +118,13 @@ export function Conversation({ id, call, active }) {
     prevLen.current = rows.length;
   }, [rows]);
 
-  // Open-time measurement: the first frame with the whole conversation drawn.
+  // Open-time measurement: the first frame with entries drawn, and the
+  // first with the whole conversation laid out.
   useEffect(() => {
-    if (!loaded || openTimes.id !== id || openTimes.rendered) return;
-    requestAnimationFrame(() => { openTimes.rendered = performance.now() - openTimes.start; });
-  }, [loaded]);
+    if (openTimes.id !== id || !rows.length) return;
+    if (!openTimes.firstDrawn) requestAnimationFrame(() => { openTimes.firstDrawn = performance.now() - openTimes.start; });
+    if (loaded && !openTimes.rendered) requestAnimationFrame(() => { openTimes.rendered = performance.now() - openTimes.start; });
+  }, [loaded, rows]);
 
   const onScroll = () => {
     const el = scrollRef.current;

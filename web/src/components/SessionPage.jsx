@@ -2,7 +2,7 @@
 // needs the user, and its conversation, agent lanes, usage, tool calls,
 // todo list and own events, each from mpmd's API.
 import { useEffect } from 'preact/hooks';
-import { current, openSession, sessionStream, loadSessionEvents } from '../store/session.js';
+import { current, openSession, closeSession, sessionStream, loadSessionEvents } from '../store/session.js';
 import { getSession, sessions } from '../store/sessions.js';
 import { clock } from '../store/clock.js';
 import { TABS, go, sessionPath } from '../store/router.js';
@@ -42,6 +42,7 @@ function Summary({ d, now }) {
 export function SessionPage({ route }) {
   const { id, tab, call } = route;
   useEffect(() => { openSession(id); }, [id]);
+  useEffect(() => closeSession, []); // leaving the page: the next open reads it afresh
   useEffect(() => { if (tab === 'events') loadSessionEvents(); }, [tab, id, current.value.detail]);
   const cur = current.value;
   const now = clock.value;

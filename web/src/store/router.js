@@ -10,23 +10,25 @@ export function parse(hash) {
   const [path, query = ''] = h.split('?');
   const parts = path.split('/').filter(Boolean).map((p) => { try { return decodeURIComponent(p); } catch { return p; } });
   const q = new URLSearchParams(query);
-  if (parts[0] === 'events') return { view: 'events' };
-  if (parts[0] === 'history') return { view: 'history' };
+  const at = { hash: hash || '' };
+  if (parts[0] === 'events') return { ...at, view: 'events' };
+  if (parts[0] === 'history') return { ...at, view: 'history' };
   if (parts[0] === 'sessions' && parts[1]) {
     const tab = TABS.includes(parts[2]) ? parts[2] : 'conversation';
-    return { view: 'session', id: parts[1], tab, call: q.get('call') || '' };
+    return { ...at, view: 'session', id: parts[1], tab, call: q.get('call') || '' };
   }
-  return { view: 'sessions' };
+  return { ...at, view: 'sessions' };
 }
 
 export const route = signal(parse(location.hash));
-addEventListener('hashchange', () => { route.value = parse(location.hash); });
+addEventListener('hashchange', () => { if (route.value.hash !== location.hash) route.value = parse(location.hash); });
 
 export function sessionPath(id, tab = 'conversation', call = '') {
   return `#/sessions/${encodeURIComponent(id)}${tab && tab !== 'conversation' ? '/' + tab : ''}${call ? `?call=${encodeURIComponent(call)}` : ''}`;
 }
 
+/** Goes to path now (the view changes before the next frame; hashchange follows). */
 export function go(path) {
-  if (location.hash === path) route.value = parse(path);
-  else location.hash = path;
+  if (location.hash !== path) location.hash = path;
+  route.value = parse(path);
 }

@@ -31,13 +31,20 @@ let ctl = null; // aborts the open session's requests when another opens
 
 export const entryKey = (e) => `${e.kind}|${e.seq}|${e.agent_id}|${e.tool ? e.tool.tool_use_id : ''}`;
 
-async function allPages(fetchPage, listKey, signal) {
-  const first = await fetchPage(0, PAGE, { signal });
-  const out = first[listKey] || [];
-  const total = first.total ?? out.length;
-  const rest = [];
-  for (let off = out.length; off < total; off += PAGE) rest.push(fetchPage(off, PAGE, { signal }));
-  return { first: out, total, rest };
+/** The first page is small, so the page draws at once; the rest follows in pages of 2,000. */
+const FIRST = 300;
+
+async function rest(fetchPage, listKey, from, total, signal) {
+  const pages = [];
+  for (let off = from; off < total; off += PAGE) pages.push(fetchPage(off, PAGE, { signal }));
+  return (await Promise.all(pages)).flatMap((p) => p[listKey] || []);
+}
+
+/** Every item of a paged list. */
+async function readAll(fetchPage, listKey, signal) {
+  const j = await fetchPage(0, PAGE, { signal });
+  const l = j[listKey] || [];
+  return l.concat(await rest(fetchPage, listKey, l.length, j.total || 0, signal));
 }
 
 export async function openSession(id) {
@@ -51,23 +58,24 @@ export async function openSession(id) {
   sessionStream = new EventStream(Math.min(cfg.capacity, 50000));
   sessionStream.setFilter({ sid: id });
   streamLoaded = false;
-  Object.assign(openTimes, { id, start: performance.now(), firstPage: 0, loaded: 0, total: 0 });
+  Object.assign(openTimes, { id, start: performance.now(), firstPage: 0, loaded: 0, total: 0, firstDrawn: 0, rendered: 0 });
+  const tx = (o, l, opts) => api.transcript(id, o, l, opts);
+  const tl = (o, l, opts) => api.tools(id, o, l, opts);
   try {
-    const [detail, tx, tl] = await Promise.all([
-      api.session(id, { signal }),
-      allPages((o, l, opts) => api.transcript(id, o, l, opts), 'entries', signal),
-      allPages((o, l, opts) => api.tools(id, o, l, opts), 'tools', signal),
-    ]);
+    const toolsP = readAll(tl, 'tools', signal);
+    toolsP.catch(() => {}); // its failure is the one awaited below, or moot once the first requests failed
+    const [detail, first] = await Promise.all([api.session(id, { signal }), tx(0, FIRST, { signal })]);
     if (signal.aborted) return;
-    current.value = { id, detail, error: '', loading: tx.rest.length > 0 };
-    entries.value = tx.first;
-    tools.value = tl.first;
+    const got = first.entries || [];
+    const total = first.total ?? got.length;
+    current.value = { id, detail, error: '', loading: got.length < total };
+    entries.value = got;
     openTimes.firstPage = performance.now() - openTimes.start;
-    openTimes.total = tx.total;
-    const [more, moreTools] = await Promise.all([Promise.all(tx.rest), Promise.all(tl.rest)]);
+    openTimes.total = total;
+    const [more, allTools] = await Promise.all([rest(tx, 'entries', got.length, total, signal), toolsP]);
     if (signal.aborted) return;
-    if (more.length) entries.value = tx.first.concat(...more.map((p) => p.entries || []));
-    if (moreTools.length) tools.value = tl.first.concat(...moreTools.map((p) => p.tools || []));
+    if (more.length) entries.value = got.concat(more);
+    tools.value = allTools;
     current.value = { ...current.value, loading: false };
     openTimes.loaded = performance.now() - openTimes.start;
   } catch (err) {
@@ -158,8 +166,8 @@ async function refresh() {
     ]);
     if (signal?.aborted || id !== current.value.id) return;
     current.value = { ...current.value, detail };
-    entries.value = es2 ?? (await allPages((o, l, opts) => api.transcript(id, o, l, opts), 'entries', signal).then(async (p) => p.first.concat(...(await Promise.all(p.rest)).map((x) => x.entries || []))));
-    tools.value = ts2 ?? (await allPages((o, l, opts) => api.tools(id, o, l, opts), 'tools', signal).then(async (p) => p.first.concat(...(await Promise.all(p.rest)).map((x) => x.tools || []))));
+    entries.value = es2 ?? (await readAll((o, l, opts) => api.transcript(id, o, l, opts), 'entries', signal));
+    tools.value = ts2 ?? (await readAll((o, l, opts) => api.tools(id, o, l, opts), 'tools', signal));
   } catch { /* the next change asks again */ } finally {
     busy = false;
     if (again) { again = false; refresh(); }
