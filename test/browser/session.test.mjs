@@ -9,7 +9,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { startMpmd, launchBrowser, openDashboard, emit, runHook, producer, sendMany, tid, waitFor, MPM_HOOK, withMpmdLog } from './harness.mjs';
+import { startMpmd, launchBrowser, openDashboard, runHook, tid, waitFor, MPM_HOOK, withMpmdLog } from './harness.mjs';
+import { largeSession, openSessionTimed } from './workload.mjs';
 import { load, rename, replay, hookEventName, FIXTURES } from './recording.mjs';
 import { Scenario } from './scenario.mjs';
 
@@ -314,44 +315,10 @@ describe('live and large', () => {
 
   test('a session of 5,000 conversation entries opens in well under a second and scrolls', async (t) => {
     const sid = 'sess-large-5000';
-    const base = { session_id: sid, transcript_path: `/tmp/${sid}.jsonl`, cwd: '/home/dev/large', permission_mode: 'default' };
-    const hookP = await producer(mpmd, '/hook');
-    const claudeP = await producer(mpmd, '/claude');
-    const t0 = Date.now() - 3600e3;
-    // 2,000 tool calls (pre + post: one entry each), 1,500 texts, 1,500 thinking.
-    await hookP.send('session_start', { ...base, hook_event_name: 'SessionStart', source: 'startup', timestamp: new Date(t0).toISOString() });
-    await sendMany(hookP, 4000, (i) => {
-      const c = i >> 1, at = new Date(t0 + 1000 + c * 1000 + (i & 1) * 300).toISOString();
-      const inp = { command: `go test ./pkg/${c % 40}/...`, description: `run the tests of package ${c % 40}` };
-      return (i & 1) === 0
-        ? ['pre_tool', { ...base, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_use_id: `toolu_L${c}`, tool_input: inp, timestamp: at }]
-        : ['post_tool', { ...base, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_use_id: `toolu_L${c}`, tool_input: inp, tool_response: { stdout: `ok package ${c}\n`.repeat(3) }, duration_ms: 300, timestamp: at }];
-    });
-    await sendMany(claudeP, 3000, (i) => {
-      const m = i >> 1, at = new Date(t0 + 1500 + Math.floor(m * 1333)).toISOString();
-      const ids = { session_id: sid, message_id: `msg_L${m}`, request_id: `req_L${m}`, model: 'claude-opus-5-5', uuid: `u${i}`, timestamp: at, event_id: `tx:large:${i}` };
-      return (i & 1) === 0 ? ['thinking', { ...ids, content: `Thinking about step ${m}: which package to test next, and why.` }]
-        : ['output', { ...ids, content: `Step **${m}** done: package \`${m % 40}\` passes. Next I will look at [the docs](https://example.com/${m}).`, stream: 'assistant' }];
-    });
-    hookP.close();
-    claudeP.close();
-    await waitFor(async () => {
-      const r = await fetch(`${mpmd.url}/api/sessions/${sid}/transcript?limit=1`);
-      return r.ok && (await r.json()).total >= 5000;
-    }, { timeout: 30000, what: '5,000 entries in the model' });
+    await largeSession(mpmd, sid);
     const times = [];
     const p = await open('#/sessions');
-    await p.waitForSelector(`${tid('session-row')}[data-sid="${sid}"]`);
-    for (let run = 0; run < 3; run++) {
-      await p.goto(`${mpmd.url}/#/sessions`);
-      await p.waitForSelector(`${tid('session-row')}[data-sid="${sid}"]`);
-      const start = Date.now();
-      await p.click(`${tid('session-row')}[data-sid="${sid}"]`);
-      await p.waitForFunction((id) => { const o = window.__mpm.sessionOpen; return o.id === id && o.entries >= 5000 && !o.loading && o.rendered > 0; }, sid, { timeout: 15000, polling: 'raf' });
-      const o = await p.evaluate(() => window.__mpm.sessionOpen);
-      times.push({ click_to_all_drawn_ms: Date.now() - start, first_page_ms: Math.round(o.firstPage), first_drawn_ms: Math.round(o.firstDrawn), all_entries_ms: Math.round(o.loaded), all_drawn_ms: Math.round(o.rendered) });
-      await p.goto(`${mpmd.url}/#/sessions`);
-    }
+    for (let run = 0; run < 3; run++) times.push(await openSessionTimed(p, mpmd, sid));
     t.diagnostic(`5,000-entry session opened (3 runs): ${JSON.stringify(times)}`);
     const best = Math.min(...times.map((x) => x.first_drawn_ms));
     const all = Math.min(...times.map((x) => x.all_drawn_ms));
