@@ -367,17 +367,15 @@ describe('views', () => {
     const ordered = () => page.$$eval(`${tid('tools-list')} .vrow:not([hidden])`, (rs) => rs
       .sort((a, b) => parseFloat(a.style.transform.slice(11)) - parseFloat(b.style.transform.slice(11)))
       .map((x) => ({ id: x.dataset.toolUseId, status: x.dataset.status, dur: Number(x.dataset.duration) })));
+    // The list redraws a frame after the choice: wait until it shows it.
+    const shows = async (pred) => { let last; await waitFor(async () => pred(last = await ordered()), { what: 'the tools list to show the choice' }); return last; };
     await page.selectOption(tid('tools-sort'), 'slowest');
-    await settled();
-    const slow = (await ordered()).filter((x) => x.status !== 'running');
-    assert.equal(slow[0].id, 'tu-slow');
+    const slow = (await shows((l) => l[0]?.id === 'tu-slow')).filter((x) => x.status !== 'running');
     assert.deepEqual(slow.map((x) => x.dur), slow.map((x) => x.dur).sort((a, b) => b - a), 'slowest first');
     await page.selectOption(tid('tools-sort'), 'failed');
-    await settled();
-    assert.equal((await ordered())[0].status, 'failed');
+    await shows((l) => l[0]?.status === 'failed');
     await page.selectOption(tid('tools-status'), 'running');
-    await settled();
-    assert.deepEqual((await ordered()).map((x) => x.id), ['tu-open']);
+    assert.deepEqual((await shows((l) => l.length === 1)).map((x) => x.id), ['tu-open']);
     // The session's failure count is mpmd's.
     assert.equal(await page.textContent(tid('session-errors')), '1');
   });

@@ -300,7 +300,6 @@ describe('live and large', () => {
     const p = await open(`#/sessions/${id}`);
     await p.waitForSelector(tid('session-error')); // not there yet
     const done = replay(mpmd, live, { via: 'hook' });
-    await p.reload();
     await p.waitForSelector(`${tid('session-page')}[data-sid="${id}"] ${tid('session-summary')}`, { timeout: 10000 });
     await done;
     await p.waitForFunction(() => document.querySelector('[data-testid="session-status"] .status')?.dataset.status === 'ended', null, { timeout: 10000 });

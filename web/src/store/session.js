@@ -121,7 +121,11 @@ let busy = false;
 let again = false;
 
 onSessionChanged((s) => {
-  if (s.session_id !== current.value.id || !current.value.detail) return;
+  if (s.session_id !== current.value.id) return;
+  // A page opened before mpmd knew its session (a shared link, a session
+  // just starting) reads it once it appears.
+  if (current.value.error) { openSession(s.session_id); return; }
+  if (!current.value.detail) return;
   if (timer) return;
   timer = setTimeout(() => { timer = 0; refresh(); }, recentRate() > 200 ? 1000 : 250);
 });
