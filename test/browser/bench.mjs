@@ -1,19 +1,21 @@
 // In-browser benchmark of the dashboard (make bench-browser): 100,000 events
 // stored and loaded on open, then 1,000 events/s arriving live for 20 s.
 // Reports load time, frame times, main-thread work, delivery latency and
-// memory. Usage: node test/browser/bench.mjs [--stored N] [--rate R] [--seconds S]
+// memory; then a session of 5,000 conversation entries opened five times.
+// Usage: node test/browser/bench.mjs [--stored N] [--rate R] [--seconds S] [--entries N]
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startMpmd, launchBrowser, openDashboard, producer, sendMany, tid, sleep, MPMD } from './harness.mjs';
-import { hookEvent, installFrameMonitor, frameStats } from './workload.mjs';
+import { hookEvent, installFrameMonitor, frameStats, largeSession, openSessionTimed } from './workload.mjs';
 
 const { values: opt } = parseArgs({
   options: {
     stored: { type: 'string', default: '100000' },
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '20' },
+    entries: { type: 'string', default: '5000' },
     out: { type: 'string', default: process.env.BENCH_OUT || '' },
   },
 });
@@ -33,7 +35,7 @@ try {
   // 2. Open the page with all of them: history load time and memory.
   browser = await launchBrowser();
   const t0 = Date.now();
-  const page = await openDashboard(browser, mpmd, `?history=${health.stored_events}&buffer=${STORED}`);
+  const page = await openDashboard(browser, mpmd, `?history=${health.stored_events}&buffer=${STORED}#/events`);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable');
   const metrics = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
@@ -71,6 +73,14 @@ try {
   await page.waitForFunction(() => window.__mpm.viewLength > 0 && window.__mpm.viewLength < window.__mpm.bufferLength, null, { polling: 'raf' });
   const searchMs = Date.now() - s0;
 
+  // 5. A session of ENTRIES conversation entries: opened five times from the list.
+  await page.fill(tid('search'), '');
+  const sid = 'bench-large-session';
+  await largeSession(mpmd, sid, Number(opt.entries));
+  const opens = [];
+  for (let i = 0; i < 5; i++) opens.push(await openSessionTimed(page, mpmd, sid));
+  const med = (k) => opens.map((o) => o[k]).sort((a, b) => a - b)[2];
+
   const d = (k) => m1[k] - m0[k];
   const cpu = execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).toString().trim();
   const chromium = execFileSync('/usr/bin/chromium', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().replace(/\s+$/, '').split('\n').pop();
@@ -87,7 +97,7 @@ try {
     ingestUsPerEvent: ((p1.ingestMs - p0.ingestMs) * 1000) / (p1.events - p0.events),
     latencyP50: lat.p50, latencyP95: lat.p95, latencyP99: lat.p99, latencyMax: lat.max, latencyN: lat.n,
     heapAfterLiveMB: MB(afterLive.JSHeapUsedSize), buffer: state.buffer, evicted: state.evicted, domAfter: state.dom,
-    searchMs,
+    searchMs, opens, entries: Number(opt.entries),
   };
   const lines = [
     `| machine | ${r.machine} |`,
@@ -103,6 +113,7 @@ try {
     `| producer → page latency p50 / p95 / p99 / max (${r.latencyN} events) | ${ms(r.latencyP50)} / ${ms(r.latencyP95)} / ${ms(r.latencyP99)} / ${ms(r.latencyMax)} ms |`,
     `| JS heap after the live phase (after GC) | ${r.heapAfterLiveMB} MB; ${r.buffer.toLocaleString('en-US')} events in page, ${r.evicted.toLocaleString('en-US')} evicted; ${r.domAfter} DOM elements |`,
     `| search "needle42" over the full buffer | ${r.searchMs} ms |`,
+    `| a session of ${r.entries.toLocaleString('en-US')} entries opened from the list (median of 5): first entries drawn / all read / all laid out and drawn | ${med('first_drawn_ms')} / ${med('all_entries_ms')} / ${med('all_drawn_ms')} ms (runs: ${opens.map((o) => o.all_drawn_ms).join(', ')}) |`,
   ];
   console.log('| measure | result |\n|---|---|\n' + lines.join('\n'));
   if (opt.out) writeFileSync(opt.out, JSON.stringify(r, null, 2));

@@ -1,18 +1,22 @@
-// The dashboard in a real browser against the real bin/mpmd: every feature of
-// issue 4 that a user can see, driven the way a user drives it.
+// The dashboard in a real browser against the real bin/mpmd: the event log,
+// its filters, export and shortcuts, the sessions list and a session's tabs
+// as mpmd's session model serves them, history, URL parameters and the
+// token, driven the way a user drives them. The session page's conversation,
+// lanes, usage and attention on recorded Claude Code runs: session.test.mjs.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import {
   startMpmd, launchBrowser, openDashboard, emit, history, runHook, hookInput, waitFor, tid, sleep, MPM_HOOK,
 } from './harness.mjs';
+import { hookEventName } from './recording.mjs';
 
 let mpmd, browser, page;
 
 before(async () => {
   mpmd = await startMpmd();
   browser = await launchBrowser();
-  page = await openDashboard(browser, mpmd);
+  page = await openDashboard(browser, mpmd, '#/events');
   await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
 });
 
@@ -200,7 +204,7 @@ describe('filters', () => {
     const distinct = await page.evaluate(() => new Set([...document.querySelectorAll('[data-testid="type-filter"] option')].map((o) => o.value).filter(Boolean)).size);
     assert.equal(types, distinct);
     // The chart drew bars: some pixel in its right half is not transparent.
-    const painted = await page.$eval(tid('rate-chart'), (c) => {
+    const painted = await page.$eval(`${tid('rate-chart')} canvas`, (c) => {
       const d = c.getContext('2d').getImageData(c.width / 2, 12, c.width / 2, c.height - 12).data;
       for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true;
       return false;
@@ -228,9 +232,10 @@ describe('details, export and shortcuts', () => {
 
   for (const mod of ['Control', 'Meta']) {
     test(`${mod}+K focuses the search from any view`, async () => {
-      await page.click(tid('view-tab-tools'));
+      await page.click(tid('view-tab-sessions'));
+      await page.waitForSelector(tid('sessions-view'));
       await page.keyboard.press(`${mod}+KeyK`);
-      assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), 'search');
+      await page.waitForFunction(() => document.activeElement.dataset.testid === 'search');
       assert.equal(await page.isVisible(tid('events-view')), true);
       await page.keyboard.press('Escape');
       assert.notEqual(await page.evaluate(() => document.activeElement.dataset.testid), 'search');
@@ -292,50 +297,57 @@ describe('details, export and shortcuts', () => {
 
 describe('views', () => {
   const sid = 'sess-views-0001';
-  const send = (name, fields = {}) => emit(mpmd, 'hook', eventName(name), hookInput(name, sid, fields));
-  const eventName = (n) => ({ UserPromptSubmit: 'user_prompt', PreToolUse: 'pre_tool', PostToolUse: 'post_tool' }[n] ??
-    n.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase());
-  const sessionStatus = () => page.getAttribute(`${tid('session-row')}[data-sid="${sid}"]`, 'data-status');
+  const send = (name, fields = {}, s = sid) => emit(mpmd, 'hook', hookEventName(name), hookInput(name, s, fields));
+  const row = (s = sid) => `${tid('session-row')}[data-sid="${s}"]`;
+  const sessionStatus = () => page.getAttribute(row(), 'data-status');
+  const cell = (col, s = sid) => page.textContent(`${row(s)} [data-col="${col}"]`);
 
-  test('sessions view: status follows the session, waiting for permission raises the attention signal', async () => {
+  test('sessions list: status, model and attention come from mpmd; a permission wait shows in the title and the row until answered', async () => {
     await page.click(tid('view-tab-sessions'));
     await send('SessionStart', { source: 'startup', model: 'claude-sonnet-4-5' });
-    await page.waitForSelector(`${tid('session-row')}[data-sid="${sid}"]`);
+    await page.waitForSelector(row());
     await waitFor(async () => (await sessionStatus()) === 'idle', { what: 'idle after start' });
     await send('UserPromptSubmit', { prompt: 'refactor the parser' });
     await waitFor(async () => (await sessionStatus()) === 'running', { what: 'running after prompt' });
+    assert.equal(await page.textContent(`${row()} ${tid('session-title')}`), 'refactor the parser');
     await send('Notification', { message: 'Claude needs your permission to use Bash', notification_type: 'permission_prompt' });
     await waitFor(async () => (await sessionStatus()) === 'waiting_for_permission', { what: 'waiting' });
-    await page.waitForSelector(`${tid('attention')}:not([hidden])`);
+    assert.equal(await page.getAttribute(row(), 'data-attention'), 'permission');
+    assert.match(await page.getAttribute(row(), 'class'), /\battention\b/);
+    await page.waitForSelector(tid('attention'));
     assert.match(await page.textContent(tid('attention')), /waiting for permission/);
     assert.match(await page.getAttribute(tid('attention'), 'data-sessions'), new RegExp(sid));
-    assert.match(await page.title(), /waiting/);
+    assert.match(await page.title(), /^\(1\) mpm/);
     await send('PostToolUse', { tool_name: 'Bash', tool_use_id: 'tu-perm', tool_input: { command: 'make' }, tool_response: { stdout: '' } });
     await waitFor(async () => (await sessionStatus()) === 'running', { what: 'running after permission' });
-    await page.waitForSelector(`${tid('attention')}[hidden]`, { state: 'attached' });
+    await page.waitForSelector(tid('attention'), { state: 'detached' });
+    assert.equal(await page.getAttribute(row(), 'data-attention'), null);
+    assert.doesNotMatch(await page.title(), /^\(/);
     await send('Stop', { stop_hook_active: false });
     await waitFor(async () => (await sessionStatus()) === 'idle', { what: 'idle after stop' });
-    const cells = await page.$$eval(`${tid('session-row')}[data-sid="${sid}"] td`, (t) => t.map((c) => c.textContent));
-    assert.equal(cells[3], '/work/project');
-    assert.equal(cells[4], 'claude-sonnet-4-5');
-    assert.ok(Number(cells[7]) >= 5, `event count ${cells[7]}`);
+    assert.equal(await cell('project'), 'project');
+    assert.equal(await cell('model'), 'claude-sonnet-4-5');
+    assert.equal(await cell('tools'), '1');
+    // No usage was reported: the cost says so rather than $0.00.
+    assert.equal(await page.getAttribute(`${row()} ${tid('session-cost')}`, 'data-cost-source'), 'none');
+    assert.notEqual(await cell('cost'), '$0.00');
     await send('SessionEnd', { reason: 'logout' });
     await waitFor(async () => (await sessionStatus()) === 'ended', { what: 'ended' });
-    // Click → the event stream filtered to this session.
-    await page.click(`${tid('session-row')}[data-sid="${sid}"]`);
-    await page.waitForSelector(`${tid('session-filter')}:not([hidden])`);
-    assert.equal(await page.isVisible(tid('events-view')), true);
-    const shown = await rows();
-    assert.ok(shown.length >= 5);
-    const sids = await page.$$eval(`${tid('event-list')} .vrow:not([hidden]) .sid`, (e) => e.map((x) => x.title));
-    assert.ok(sids.every((s) => s === sid), JSON.stringify(sids));
-    await page.click(tid('session-filter'));
-    await page.waitForSelector(`${tid('session-filter')}[hidden]`, { state: 'attached' });
+    // Click → the session's own page, whose Events tab has only its events.
+    await page.click(row());
+    await page.waitForSelector(`${tid('session-page')}[data-sid="${sid}"]`);
+    assert.equal(new URL(page.url()).hash, `#/sessions/${sid}`);
+    await page.click(tid('session-tab-events'));
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="session-event-list"] .vrow:not([hidden])').length >= 5);
+    const sids = await page.$$eval(`${tid('session-event-list')} .vrow:not([hidden]) .sid`, (e) => e.map((x) => x.title));
+    assert.ok(sids.length >= 5 && sids.every((s) => s === sid), JSON.stringify(sids));
+    await page.click(tid('back-to-sessions'));
+    await page.waitForSelector(tid('sessions-view'));
   });
 
-  test('tools view: pre and post paired by tool_use_id, durations, failures and calls in flight', async () => {
+  test('a session\'s tools tab: pre and post paired by mpmd, durations, failures and calls in flight', async () => {
     const s2 = 'sess-tools-0002';
-    const t = (name, fields) => emit(mpmd, 'hook', eventName(name), hookInput(name, s2, fields));
+    const t = (name, fields) => send(name, fields, s2);
     await t('PreToolUse', { tool_name: 'Read', tool_use_id: 'tu-read', tool_input: { file_path: '/etc/hosts' } });
     await t('PreToolUse', { tool_name: 'Bash', tool_use_id: 'tu-slow', tool_input: { command: 'sleep 30' } });
     await t('PreToolUse', { tool_name: 'Bash', tool_use_id: 'tu-fail', tool_input: { command: 'false' } });
@@ -343,47 +355,34 @@ describe('views', () => {
     await t('PostToolUse', { tool_name: 'Read', tool_use_id: 'tu-read', tool_input: { file_path: '/etc/hosts' }, tool_response: { content: '…' }, duration_ms: 12 });
     await t('PostToolUse', { tool_name: 'Bash', tool_use_id: 'tu-slow', tool_input: { command: 'sleep 30' }, tool_response: { stdout: '' }, duration_ms: 30012 });
     await t('PostToolUseFailure', { tool_name: 'Bash', tool_use_id: 'tu-fail', tool_input: { command: 'false' }, error: 'Command failed with exit code 1' });
-    await page.click(tid('view-tab-tools'));
-    const row = (id) => `${tid('tool-row')}[data-tool-use-id="${id}"]`;
-    await page.selectOption(tid('tools-sort'), 'recent');
-    await page.waitForSelector(`${row('tu-fail')}[data-status="failed"]`);
-    await page.waitForSelector(`${row('tu-slow')}[data-status="ok"]`);
-    assert.equal(await page.getAttribute(row('tu-read'), 'data-status'), 'ok');
-    assert.equal(await page.getAttribute(row('tu-read'), 'data-duration'), '12');
-    assert.equal(await page.getAttribute(row('tu-slow'), 'data-duration'), '30012');
-    assert.equal(await page.getAttribute(row('tu-fail'), 'data-status'), 'failed');
-    assert.match(await page.textContent(row('tu-fail')), /exit code 1/);
-    assert.match(await page.getAttribute(row('tu-fail'), 'class'), /failed/);
-    assert.equal(await page.getAttribute(row('tu-open'), 'data-status'), 'inflight');
-    assert.ok(Number(await page.textContent(tid('tools-inflight'))) >= 1);
-    // One row per call, not one per event.
-    assert.equal(await page.$$eval(row('tu-slow'), (e) => e.length), 1);
-    // The rows in display order (the virtual list positions them by transform).
+    await page.goto(`${mpmd.url}/#/sessions/${s2}/tools`);
+    const r = (id) => `${tid('tool-row')}[data-tool-use-id="${id}"]`;
+    await page.waitForSelector(`${r('tu-fail')}[data-status="failed"]`);
+    await page.waitForSelector(`${r('tu-slow')}[data-status="completed"]`);
+    assert.equal(await page.getAttribute(r('tu-read'), 'data-duration'), '12');
+    assert.equal(await page.getAttribute(r('tu-slow'), 'data-duration'), '30012');
+    assert.match(await page.textContent(r('tu-fail')), /exit code 1/);
+    assert.equal(await page.getAttribute(r('tu-open'), 'data-status'), 'running');
+    assert.equal(await page.$$eval(r('tu-slow'), (e) => e.length), 1, 'one row per call, not one per event');
     const ordered = () => page.$$eval(`${tid('tools-list')} .vrow:not([hidden])`, (rs) => rs
       .sort((a, b) => parseFloat(a.style.transform.slice(11)) - parseFloat(b.style.transform.slice(11)))
-      .map((r) => ({ id: r.dataset.toolUseId, status: r.dataset.status, dur: Number(r.dataset.duration) })));
+      .map((x) => ({ id: x.dataset.toolUseId, status: x.dataset.status, dur: Number(x.dataset.duration) })));
+    // The list redraws a frame after the choice: wait until it shows it.
+    const shows = async (pred) => { let last; await waitFor(async () => pred(last = await ordered()), { what: 'the tools list to show the choice' }); return last; };
     await page.selectOption(tid('tools-sort'), 'slowest');
-    await settled();
-    const slow = await ordered();
-    assert.equal(slow[0].id, 'tu-slow');
-    const durs = slow.filter((r) => r.status !== 'inflight').map((r) => r.dur);
-    assert.deepEqual(durs, [...durs].sort((a, b) => b - a), 'slowest first');
+    const slow = (await shows((l) => l[0]?.id === 'tu-slow')).filter((x) => x.status !== 'running');
+    assert.deepEqual(slow.map((x) => x.dur), slow.map((x) => x.dur).sort((a, b) => b - a), 'slowest first');
     await page.selectOption(tid('tools-sort'), 'failed');
-    await settled();
-    assert.equal((await ordered())[0].status, 'failed');
-    await page.check(tid('tools-inflight-only'));
-    await settled();
-    const inflight = await page.$$eval(`${tid('tools-list')} .vrow:not([hidden])`, (rs) => rs.map((r) => r.dataset.status));
-    assert.ok(inflight.length >= 1 && inflight.every((s) => s === 'inflight'), JSON.stringify(inflight));
-    await page.uncheck(tid('tools-inflight-only'));
-    await settled();
-    const bash = await page.$$eval(`${tid('tool-summary-row')}[data-tool="Bash"] td`, (t) => t.map((c) => c.textContent));
-    assert.ok(Number(bash[2]) >= 1, `failed Bash calls: ${bash}`);
+    await shows((l) => l[0]?.status === 'failed');
+    await page.selectOption(tid('tools-status'), 'running');
+    assert.deepEqual((await shows((l) => l.length === 1)).map((x) => x.id), ['tu-open']);
+    // The session's failure count is mpmd's.
+    assert.equal(await page.textContent(tid('session-errors')), '1');
   });
 
-  test('agents view: delegations with type, task, outcome and duration; subagent runs', async () => {
+  test('a session\'s agents tab: each subagent run with its task, status and duration', async () => {
     const s3 = 'sess-agents-0003';
-    const a = (name, fields) => emit(mpmd, 'hook', eventName(name), hookInput(name, s3, fields));
+    const a = (name, fields) => send(name, fields, s3);
     const input = { subagent_type: 'code-reviewer', description: 'Review the parser change', prompt: 'Look at parser.go' };
     await a('PreToolUse', { tool_name: 'Task', tool_use_id: 'tu-task-1', tool_input: input });
     // The run's duration is from SubagentStart to SubagentStop.
@@ -391,47 +390,42 @@ describe('views', () => {
     await a('SubagentStart', { agent_id: 'agent-42', agent_type: 'code-reviewer', timestamp: new Date(t - 4200).toISOString() });
     await a('SubagentStop', { agent_id: 'agent-42', agent_type: 'code-reviewer', stop_hook_active: false, timestamp: new Date(t).toISOString() });
     await a('PostToolUse', { tool_name: 'Task', tool_use_id: 'tu-task-1', tool_input: input, tool_response: { content: 'LGTM' }, duration_ms: 4200 });
-    await a('PreToolUse', { tool_name: 'Task', tool_use_id: 'tu-task-2', tool_input: { subagent_type: 'test-runner', description: 'Run the tests' } });
-    await page.click(tid('view-tab-agents'));
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="agent-row"]').length >= 2);
-    const agentRows = await page.$$eval(tid('agent-row'), (rs) => rs.map((r) => ({ status: r.dataset.status, cells: [...r.cells].map((c) => c.textContent) })));
-    const done = agentRows.find((r) => r.cells[1] === 'code-reviewer');
-    assert.ok(done, JSON.stringify(agentRows));
-    assert.equal(done.cells[2], 'Review the parser change');
-    assert.equal(done.status, 'completed');
-    assert.equal(done.cells[6], '4.20 s');
-    const running = agentRows.find((r) => r.cells[1] === 'test-runner');
-    assert.equal(running.status, 'running');
-    await page.waitForSelector(`${tid('subagent-row')}[data-status="completed"]`);
-    assert.match(await page.textContent(tid('subagent-row')), /agent-42/);
+    await page.goto(`${mpmd.url}/#/sessions/${s3}/timeline`);
+    await page.waitForSelector(`${tid('agent-row')}[data-agent-id="agent-42"][data-status="completed"]`);
+    const cells = await page.$$eval(`${tid('agent-row')}[data-agent-id="agent-42"] td`, (c) => c.map((x) => x.textContent));
+    assert.match(cells[1], /code-reviewer/);
+    assert.equal(cells[2], 'Review the parser change');
+    assert.equal(await page.textContent(`${tid('agent-row')}[data-agent-id="agent-42"] [data-col="duration"]`), '4.20 s');
+    assert.equal(await page.$$eval(tid('lane'), (l) => l.length), 2, 'a lane for main and one for the subagent');
   });
 
-  test('todo view: the current list of a session with progress', async () => {
+  test('a session\'s tasks tab: its todo list with progress', async () => {
     const s4 = 'sess-todo-0004';
     const todos = [
       { content: 'Write the parser', status: 'completed', activeForm: 'Writing the parser' },
       { content: 'Test the parser', status: 'in_progress', activeForm: 'Testing the parser' },
       { content: 'Document the parser', status: 'pending', activeForm: 'Documenting the parser' },
     ];
-    await emit(mpmd, 'hook', 'pre_tool', hookInput('PreToolUse', s4, { tool_name: 'TodoWrite', tool_use_id: 'tu-todo', tool_input: { todos } }));
-    await page.click(tid('view-tab-todos'));
-    await page.waitForFunction((s) => [...document.querySelectorAll('[data-testid="todos-session"] option')].some((o) => o.value === s), s4);
-    await page.selectOption(tid('todos-session'), s4);
+    await send('PreToolUse', { tool_name: 'TodoWrite', tool_use_id: 'tu-todo', tool_input: { todos } }, s4);
+    await page.goto(`${mpmd.url}/#/sessions/${s4}/tasks`);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="todo-item"]').length === 3);
     const items = await page.$$eval(tid('todo-item'), (li) => li.map((l) => [l.dataset.status, l.textContent]));
     assert.deepEqual(items.map((i) => i[0]), ['completed', 'in_progress', 'pending']);
     assert.match(items[1][1], /Testing the parser/);
     assert.equal(await page.getAttribute(tid('todos-progress'), 'data-completed'), '1');
     assert.equal(await page.getAttribute(tid('todos-progress'), 'data-total'), '3');
-    // The next TodoWrite replaces the list.
+    // The next TodoWrite replaces the list, live.
     todos[1].status = 'completed';
-    await emit(mpmd, 'hook', 'pre_tool', hookInput('PreToolUse', s4, { tool_name: 'TodoWrite', tool_use_id: 'tu-todo-2', tool_input: { todos } }));
+    await send('PreToolUse', { tool_name: 'TodoWrite', tool_use_id: 'tu-todo-2', tool_input: { todos } }, s4);
     await page.waitForFunction(() => document.querySelector('[data-testid="todos-progress"]').dataset.completed === '2');
   });
 
   test('history view: queries the store, reaching events the page no longer holds', async () => {
+    await page.goto(`${mpmd.url}/#/events`);
+    await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
     const marker = `history-probe-${Date.now()}`;
     const { seq } = await emit(mpmd, 'log', 'message', { level: 'INFO', message: marker });
+    await page.waitForFunction((s) => window.__mpm.seqs().includes(s), seq);
     await page.keyboard.press('Control+KeyR'); // the page forgets it; the store does not
     await page.click(tid('view-tab-history'));
     await page.fill(`${tid('history-form')} [name=q]`, marker);
@@ -478,7 +472,7 @@ describe('URL parameters and authentication', () => {
   test('?port= connects to the mpmd on that port', async () => {
     const other = await startMpmd();
     try {
-      const p = await openDashboard(browser, mpmd, `?port=${other.port}`);
+      const p = await openDashboard(browser, mpmd, `?port=${other.port}#/events`);
       await p.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 5000 });
       assert.match(await p.textContent(tid('conn-server')), new RegExp(`pid ${other.pid}`));
       const marker = `other-port-${Date.now()}`;

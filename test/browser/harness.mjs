@@ -120,10 +120,13 @@ export async function launchBrowser() {
 
 /**
  * Opens the dashboard in a new page and records console errors and page
- * errors in page.errors. query: extra URL query string.
+ * errors in page.errors. query: extra URL query string and fragment
+ * ('#/events', '?history=0#/sessions/ID'); init: a function run in the page
+ * before its own scripts (stubs).
  */
-export async function openDashboard(browser, mpmd, query = '', { viewport = { width: 1400, height: 900 }, colorScheme = 'light', acceptDownloads = true } = {}) {
+export async function openDashboard(browser, mpmd, query = '', { viewport = { width: 1400, height: 900 }, colorScheme = 'light', acceptDownloads = true, init } = {}) {
   const context = await browser.newContext({ viewport, colorScheme, acceptDownloads });
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   page.errors = [];
   page.requests = [];

@@ -48,7 +48,7 @@ test('mpmd restarted under the open page: indicator, then no event lost or doubl
   // Some history before the page opens, some live after.
   for (let i = 0; i < 20; i++) await emit(mpmd, 'log', 'message', { level: 'INFO', message: `before open ${i}` });
   browser = await launchBrowser();
-  const page = await openDashboard(browser, mpmd);
+  const page = await openDashboard(browser, mpmd, '#/events');
   await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
   const prod = await producer(mpmd, '/hook');
   await sendMany(prod, 200, (i) => ['pre_tool', { session_id: 'sess-restart', hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_use_id: `tu-a-${i}`, tool_input: { command: `echo ${i}` } }]);
@@ -91,7 +91,7 @@ test('mpmd restarted with an empty in-memory store: the page starts over from it
   const port = mem.port;
   try {
     for (let i = 0; i < 30; i++) await emit(mem, 'log', 'message', { level: 'INFO', message: `old store ${i}` });
-    const page = await openDashboard(browser, mem);
+    const page = await openDashboard(browser, mem, '#/events');
     await page.waitForSelector(`${tid('conn-status')}[data-state="connected"]`, { timeout: 10000 });
     const old = await allSeqs(mem);
     await page.waitForFunction((n) => window.__mpm.maxSeq >= n, old.at(-1));

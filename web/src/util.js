@@ -1,4 +1,5 @@
-// Small helpers shared by the views: formatting, colours, event summaries.
+// Small helpers shared by the views: formatting (numbers, times, dollars,
+// tokens), colours, one-line event summaries for the event log.
 
 export const NAMESPACES = ['/system', '/session', '/claude', '/agent', '/hook', '/todo', '/memory', '/log'];
 
@@ -140,6 +141,68 @@ export function modelName(m) {
   if (typeof m === 'string') return m;
   return m.display_name ?? m.id ?? '';
 }
+
+/** A dollar amount: $0.0030 below a cent, $1.23, $1,234. */
+export function fmtUSD(v) {
+  if (v == null || !Number.isFinite(v)) return '';
+  if (v === 0) return '$0.00';
+  if (Math.abs(v) < 0.01) return `$${v.toFixed(4)}`;
+  if (Math.abs(v) < 1) return `$${v.toFixed(3)}`;
+  if (Math.abs(v) < 1000) return `$${v.toFixed(2)}`;
+  return `$${nf.format(Math.round(v))}`;
+}
+
+const SOURCES = {
+  claude: "Claude Code's own cost (its cost-state entry)",
+  pricing: "computed by mpmd from its pricing table",
+  unknown: 'a model without a known price',
+  none: 'no API usage seen yet',
+};
+
+/**
+ * How a Usage's cost reads: the amount, or "unknown" where mpmd says the
+ * price is unknown (never $0.00 for it), or "–" before any usage; title
+ * says where it comes from.
+ */
+export function costText(u) {
+  const src = (u && u.cost_source) || 'none';
+  if (src === 'none') return { text: '–', title: SOURCES.none, source: src };
+  const unpriced = u.unpriced_models && u.unpriced_models.length ? ` (${u.unpriced_models.join(', ')})` : '';
+  if (u.cost_usd == null) return { text: 'unknown', title: `no price known for ${unpriced ? unpriced.slice(2, -1) : 'its model'}`, source: src };
+  if (src === 'unknown') return { text: `${fmtUSD(u.cost_usd)} + unknown`, title: `${fmtUSD(u.cost_usd)} for the priced models; no price known for the rest${unpriced}`, source: src };
+  return { text: fmtUSD(u.cost_usd), title: SOURCES[src] || src, source: src };
+}
+
+/** 1234 → "1.2k", 1234567 → "1.23M". */
+export function fmtCompact(n) {
+  if (n == null || !Number.isFinite(n)) return '';
+  if (Math.abs(n) < 1000) return String(n);
+  if (Math.abs(n) < 1e6) return `${(n / 1000).toFixed(n < 1e4 ? 1 : 0)}k`;
+  return `${(n / 1e6).toFixed(2)}M`;
+}
+
+/** The token kinds of a Usage, in the order shown, with their labels. */
+export const TOKEN_KINDS = [
+  ['input_tokens', 'input'],
+  ['output_tokens', 'output'],
+  ['cache_creation_input_tokens', 'cache write'],
+  ['cache_creation_5m_input_tokens', '  of which 5 min'],
+  ['cache_creation_1h_input_tokens', '  of which 1 h'],
+  ['cache_read_input_tokens', 'cache read'],
+];
+
+/** Every token of a Usage, input and output (Go's Tokens.Total). */
+export function totalTokens(u) {
+  if (!u) return 0;
+  return (u.input_tokens || 0) + (u.output_tokens || 0) + (u.cache_creation_input_tokens || 0) + (u.cache_read_input_tokens || 0);
+}
+
+/** A time from the API (RFC 3339) in ms, or NaN. */
+export const toMs = (t) => (t ? Date.parse(t) : NaN);
+
+const agentPalette = ['#2563eb', '#d97706', '#059669', '#db2777', '#7c3aed', '#0891b2', '#65a30d', '#dc2626'];
+/** A stable colour per agent of a session: main is the first, the others by their order. */
+export function agentColor(index) { return agentPalette[index % agentPalette.length]; }
 
 /** el('td', {className: 'x'}, 'text', child…): a small DOM builder; text is never parsed as HTML. */
 export function el(tag, props, ...children) {

@@ -31,10 +31,24 @@ export class VList {
       });
     }
     this.h = 0;
-    new ResizeObserver((entries) => {
+    this.ro = new ResizeObserver((entries) => {
       this.h = entries[0].contentRect.height;
       this.update();
-    }).observe(root);
+    });
+    this.ro.observe(root);
+    VList.all.add(this);
+  }
+
+  /** Stops observing; the component that made it is going away. */
+  destroy() {
+    this.ro.disconnect();
+    VList.all.delete(this);
+    this.pending = false;
+  }
+
+  /** How many items are at or above the bottom of the view. */
+  lastSeenLen() {
+    return Math.min(this.src.length, Math.ceil((this.root.scrollTop + this.root.clientHeight) / this.rh));
   }
 
   setSource(src) { this.src = src; this.version++; this.update(); }
@@ -46,7 +60,7 @@ export class VList {
   update() {
     if (this.pending) return;
     this.pending = true;
-    requestAnimationFrame(() => { this.pending = false; this.render(); });
+    requestAnimationFrame(() => { if (!this.pending) return; this.pending = false; this.render(); });
   }
 
   setFollow(f) {
@@ -124,3 +138,6 @@ export class VList {
     if (this.follow && Math.abs(r.scrollTop - top) >= 1) { r.scrollTop = top; this.lastSetTop = top; }
   }
 }
+
+/** Every live list, so the tests can tell when none has a redraw pending. */
+VList.all = new Set();
