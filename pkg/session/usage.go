@@ -153,6 +153,12 @@ func (u *usageAcc) render(cs *costState, msgs map[string]*message) Usage {
 		}
 		mu.Tokens.add(mc.tokens, 1)
 	}
+	for name, ma := range u.byModel {
+		// every message counts, those the cost-state covers too
+		if mu := out.ByModel[name]; mu != nil {
+			mu.Messages = ma.messages
+		}
+	}
 	return out
 }
 

@@ -201,9 +201,11 @@ describe('a session page', () => {
     assert.deepEqual(kinds, { input: '800', output: '400', 'cache write': '160', 'of which 5 min': '0', 'of which 1 h': '0', 'cache read': '240' });
     const model = await p.$$eval(`${tid('usage-model-row')}[data-model="claude-opus-5-5"] td`, (c) => c.map((x) => x.textContent));
     assert.deepEqual(model, ['claude-opus-5-5', '8', '800', '400', '240', '$0.012']);
-    // The subagents' tokens are theirs; mpmd has no price for them here (no pricing table), so: unknown.
+    // The subagents' tokens are theirs, priced per message from mpm's table
+    // (Claude Code's cost-state has no split by agent): 4 messages of
+    // 100 in, 50 out, 30 cache read, 20 cache write at opus 5.5's prices.
     const agents = await p.$$eval(tid('usage-agent-row'), (r) => r.map((x) => [x.dataset.agentId, x.cells[1].textContent, x.cells[3].textContent]));
-    assert.deepEqual(agents, [[A, '400', 'unknown'], [B, '400', 'unknown']]);
+    assert.deepEqual(agents, [[A, '400', '$0.0030'], [B, '400', '$0.0030']]);
     assert.ok(await p.$(`${tid('cost-chart')} canvas`), 'the cost chart is drawn');
     await p.goto(`${mpmd.url}/#/sessions/sess-unpriced-0001/usage`);
     await p.waitForFunction(() => document.querySelector('[data-testid="usage-cost"]')?.textContent === 'unknown');
