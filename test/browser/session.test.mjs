@@ -202,7 +202,7 @@ describe('a session page', () => {
     const model = await p.$$eval(`${tid('usage-model-row')}[data-model="claude-opus-5-5"] td`, (c) => c.map((x) => x.textContent));
     assert.deepEqual(model, ['claude-opus-5-5', '8', '800', '400', '240', '$0.012']);
     // The subagents' tokens are theirs, priced per message from mpm's table
-    // (Claude Code's cost-state has no split by agent): 4 messages of
+    // (Claude Code's cost-state has no split by agent): 2 messages each of
     // 100 in, 50 out, 30 cache read, 20 cache write at opus 5.5's prices.
     const agents = await p.$$eval(tid('usage-agent-row'), (r) => r.map((x) => [x.dataset.agentId, x.cells[1].textContent, x.cells[3].textContent]));
     assert.deepEqual(agents, [[A, '400', '$0.0030'], [B, '400', '$0.0030']]);
