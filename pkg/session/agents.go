@@ -245,7 +245,13 @@ func resultText(resp map[string]any) string {
 // isTaskNotification reports a UserPromptSubmit that is Claude Code telling
 // the agent a background task ended, not something the user typed.
 func isTaskNotification(prompt string) bool {
-	return strings.HasPrefix(strings.TrimSpace(prompt), "<task-notification>")
+	p := strings.TrimSpace(prompt)
+	if strings.HasPrefix(p, "<task-notification>") {
+		return true
+	}
+	// The transcript's copy comes wrapped in a system reminder; a hook may
+	// one day send it so too.
+	return strings.HasPrefix(p, "<system-reminder>") && strings.Contains(p, "<task-notification>") && strings.Contains(p, "</task-notification>")
 }
 
 // taskNotification turns a <task-notification> prompt into an /agent
