@@ -27,6 +27,7 @@ type metrics struct {
 	sent      *prometheus.CounterVec // event packets written to clients, by namespace
 	commit    prometheus.Histogram   // seconds from a batch's first write to its commit
 	batch     prometheus.Histogram   // requests per batch
+	otlp      *prometheus.CounterVec // OTLP records by signal and outcome
 	handler   http.Handler
 }
 
@@ -46,6 +47,9 @@ func newMetrics(s *Server) *metrics {
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mpmd_store_commit_seconds",
 			Help:    "Time to store one batch of events, from its first write to its commit.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12)}),
+		otlp: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mpmd_otlp_records_total",
+			Help: "OpenTelemetry records received on /v1/logs, /v1/metrics, /v1/traces: accepted (log records, metric points, spans), rejected (partial success), invalid (whole requests refused)."},
+			[]string{"signal", "outcome"}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mpmd_pipeline_batch_size",
 			Help: "Requests stored and broadcast in one batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
 	}
@@ -55,7 +59,7 @@ func newMetrics(s *Server) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.received, m.derived, m.dup, m.broadcast, m.sent, m.commit, m.batch,
+		m.received, m.derived, m.dup, m.broadcast, m.sent, m.commit, m.batch, m.otlp,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mpmd_slow_clients_dropped_total",
 			Help: "Clients disconnected because they did not read (they reconnect and resume by seq)."},
 			func() float64 { return float64(s.dropped.Load()) }),

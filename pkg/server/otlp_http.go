@@ -57,9 +57,13 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, rej, err := h.events(body, enc)
 	if err != nil {
+		h.s.metrics.otlp.WithLabelValues(string(h.signal), "invalid").Inc()
 		h.fail(w, enc, err)
 		return
 	}
+	m := h.s.metrics.otlp
+	m.WithLabelValues(string(h.signal), "accepted").Add(float64(len(evs.events) + len(evs.points)))
+	m.WithLabelValues(string(h.signal), "rejected").Add(float64(rej.N))
 	if h.acc != nil {
 		var more otlp.Rejects
 		more, err = h.acc.Add(evs.points, func(mevs []*event.Event) error { return h.s.ingestMany(r.Context(), mevs, &rej) })
