@@ -92,7 +92,7 @@ type eventBuffer struct {
 }
 
 type aggKey struct {
-	ts            int64 // Unix milliseconds, at the second
+	ts           int64 // Unix milliseconds, at the second
 	typ, subType string
 }
 

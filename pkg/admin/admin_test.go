@@ -95,7 +95,11 @@ func (h *fakeHost) publish(e admin.Event) {
 
 func (h *fakeHost) subscribers() int { h.mu.Lock(); defer h.mu.Unlock(); return len(h.subs) }
 
-func (h *fakeHost) taken() []call { h.mu.Lock(); defer h.mu.Unlock(); return append([]call(nil), h.calls...) }
+func (h *fakeHost) taken() []call {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]call(nil), h.calls...)
+}
 
 type emitted struct {
 	ev   string
