@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -92,6 +93,29 @@ func TestAdminAuthWithCredentialsAndToken(t *testing.T) {
 				t.Errorf("config %v", cfg)
 			}
 		})
+	}
+	// A consumer that sent the token in its query and as a header: the
+	// Admin UI sees its handshake without the token.
+	hdr := http.Header{"Authorization": {"Bearer tok"}, "X-Probe": {"visible"}}
+	c, _, err := mpmdtest.DialWS(t, d, "token=tok", hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := c.Connect("/hook", map[string]any{"token": "tok"}); m != "" {
+		t.Fatal(m)
+	}
+	aw, msg := adminConnect(t, d, map[string]any{"username": "admin", "password": "s3cret"})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	all := mustJSON(adminEvent(t, aw, "all_sockets"))
+	if !strings.Contains(all, `"x-probe":"visible"`) || !strings.Contains(all, `"authorization":"[redacted]"`) || !strings.Contains(all, `"token":"[redacted]"`) {
+		t.Errorf("all_sockets: %s", all)
+	}
+	for _, leak := range []string{`tok"`, "token=tok", "Bearer tok", "s3cret"} {
+		if strings.Contains(all, leak) {
+			t.Errorf("all_sockets shows %q: %s", leak, all)
+		}
 	}
 	// The event namespaces still want the token itself.
 	w := mpmdtest.MustWS(t, d)
