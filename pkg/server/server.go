@@ -71,7 +71,7 @@ type Server struct {
 
 	io       *socket.Server
 	nsps     map[string]socket.Namespace
-	upgrades *upgrades // websocket upgrades under way (upgrades.go)
+	upgrades *upgrades  // websocket upgrades under way (upgrades.go)
 	admin    *adminHost // the Admin UI's namespace (adminhost.go); nil without one
 	mux      *http.ServeMux
 
