@@ -77,10 +77,19 @@ func (s *Server) runAdmin(ctx context.Context) {
 	}
 }
 
-// adminConn is one admin socket as pkg/admin sees it.
-type adminConn struct{ sock *socket.Socket }
+// adminConn is one admin socket as pkg/admin sees it. The protocol emits
+// from many goroutines (the hooks below run on every connection's); one at
+// a time per socket keeps each packet whole and in the order of the calls.
+type adminConn struct {
+	mu   sync.Mutex
+	sock *socket.Socket
+}
 
-func (c adminConn) Emit(ev string, args ...any) { _ = c.sock.Emit(ev, args...) }
+func (c *adminConn) Emit(ev string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.sock.Emit(ev, args...)
+}
 
 // adminSession is what an admin socket's handshake established.
 type adminSession struct{ id string }
@@ -111,7 +120,7 @@ func (h *adminHost) onAdminConnect(sock *socket.Socket) {
 	if sess != nil {
 		id = sess.id
 	}
-	onEvent, onClose := h.proto.Connect(adminConn{sock}, id)
+	onEvent, onClose := h.proto.Connect(&adminConn{sock: sock}, id)
 	sock.OnAny(func(args ...any) { onEvent(args) })
 	_ = sock.On("disconnect", func(...any) { onClose() })
 	if !sock.Connected() {
