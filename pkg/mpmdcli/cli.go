@@ -24,6 +24,8 @@ type CLI struct {
 	Status   StatusCmd   `cmd:"" help:"Say whether mpmd is running, where, and how it is doing."`
 	Sessions SessionsCmd `cmd:"" help:"List Claude Code sessions (status, agents, tokens, cost), or show one."`
 	Service  ServiceCmd  `cmd:"" help:"Run mpmd as a background service of yours (systemd user unit, launchd agent)."`
+
+	AdminHash AdminHashCmd `cmd:"" name:"admin-hash" help:"Make a bcrypt hash of a password for --admin-password-hash (reads the password from standard input)."`
 }
 
 // ServeFlags are the flags shared by run and start.
@@ -50,6 +52,13 @@ type ServeFlags struct {
 	ClaudeProjects []string        `name:"claude-projects" help:"Claude projects directory whose transcripts mpmd may read (repeatable; default ~/.claude/projects and $CLAUDE_CONFIG_DIR/projects)." placeholder:"DIR"`
 	NoTranscripts  bool            `name:"no-transcripts" help:"Read no transcripts (no conversation text, thinking, tokens or cost)."`
 	Pricing        string          `name:"pricing" help:"Prices to use over the built-in table (default: $XDG_CONFIG_HOME/mpm/pricing.json when it exists)." placeholder:"FILE"`
+
+	// The Socket.IO Admin UI at /admin/ (docs/ADMIN.md).
+	AdminUser         string `name:"admin-user" help:"User name of the Socket.IO Admin UI at /admin/ (with --admin-password-hash)." placeholder:"NAME"`
+	AdminPasswordHash string `name:"admin-password-hash" help:"bcrypt hash of the Admin UI's password (make one with mpmd admin-hash)." env:"MPM_ADMIN_PASSWORD_HASH" placeholder:"BCRYPT"`
+	AdminReadonly     bool   `name:"admin-readonly" help:"The Admin UI may look but not act (no emit, join, leave or disconnect)."`
+	AdminMode         string `name:"admin-mode" help:"development (live sockets, rooms and events) or production (statistics only)." default:"development" enum:"development,production"`
+	NoAdmin           bool   `name:"no-admin" help:"Serve no Admin UI: /admin/ and the /admin namespace are gone."`
 }
 
 // Env is what commands use of the outside world; tests replace it.
@@ -57,6 +66,7 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Dirs   paths.Dirs
+	Stdin  io.Reader // nil: the process's standard input
 }
 
 // Main parses args and runs the command, returning the process exit code.

@@ -41,6 +41,9 @@ func (c *StartCmd) Run(env *Env) error {
 	if err := c.checkTransport(); err != nil {
 		return err
 	}
+	if _, err := c.adminConfig(); err != nil {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find the mpmd executable: %w", err)
@@ -68,6 +71,7 @@ func (c *StartCmd) Run(env *Env) error {
 	if c.Pricing != "" {
 		args = append(args, "--pricing", c.Pricing)
 	}
+	args = append(args, c.adminArgs()...)
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -77,6 +81,9 @@ func (c *StartCmd) Run(env *Env) error {
 	cmd.Env = os.Environ()
 	if c.Token != "" {
 		cmd.Env = append(cmd.Env, "CLAUDE_MPM_SOCKETIO_TOKEN="+c.Token) // not on the command line, where ps shows it
+	}
+	if c.AdminPasswordHash != "" {
+		cmd.Env = append(cmd.Env, "MPM_ADMIN_PASSWORD_HASH="+c.AdminPasswordHash)
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull // it logs to its log file
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/adminui"
 	"github.com/mpm-dev/mpm/pkg/dashboard"
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/paths"
@@ -131,6 +132,10 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 	if err := c.checkTransport(); err != nil {
 		return err
 	}
+	adminCfg, err := c.adminConfig()
+	if err != nil {
+		return err
+	}
 	level := c.level()
 	var logOut io.Writer = env.Stderr
 	if lf, err := openLog(env.Dirs.Logs()); err == nil {
@@ -200,6 +205,10 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		PingTimeout:    c.PingTimeout,
 		MaxPayload:     c.MaxPayload,
 		ConnectTimeout: c.ConnectTimeout,
+		Admin:          adminCfg,
+	}
+	if adminCfg != nil && adminui.Built() {
+		cfg.AdminUI = adminui.Handler()
 	}
 	if watcher != nil {
 		cfg.Transcripts = watcher

@@ -38,6 +38,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("/v1/logs", s.cors(s.auth(s.otlpHandler("logs"))))
 	mux.Handle("/v1/metrics", s.cors(s.auth(s.otlpHandler("metrics"))))
 	mux.Handle("/v1/traces", s.cors(s.auth(s.otlpHandler("traces"))))
+	if s.cfg.Admin != nil {
+		mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+		ui := s.cfg.AdminUI
+		if ui == nil {
+			ui = http.HandlerFunc(s.handleNoAdminUI)
+		}
+		mux.Handle("/admin/", s.cors(http.StripPrefix("/admin", ui)))
+	}
 	if s.cfg.Dashboard != nil {
 		mux.Handle("/", s.cors(s.cfg.Dashboard))
 	} else {
@@ -335,4 +343,10 @@ func (s *Server) handleNoDashboard(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusServiceUnavailable)
 	fmt.Fprintln(w, "mpmd is running, but this binary was built without the dashboard: run `make build` to build it.")
+}
+
+func (s *Server) handleNoAdminUI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintln(w, "mpmd is running, but this binary was built without the Admin UI: run `make build` to build it.")
 }

@@ -394,6 +394,7 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 		return
 	}
 	s.metrics.sent.WithLabelValues(nsp.Name()).Add(float64(len(ids)))
+	s.admin.adminFannedOut(nsp.Name(), ids, name, payload)
 	msg, ok := encodeEvent(nsp.Name(), name, payload)
 	if !ok {
 		// data of other types than JSON's: the library's encoder
@@ -425,6 +426,7 @@ func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], nam
 			}
 			switch wt.queueMessage(msg, limit) {
 			case 1:
+				s.admin.adminQueued(len(msg) - 1)
 				continue
 			case 0:
 				if b != nil {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/admin"
 	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/store"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -33,6 +34,13 @@ type Config struct {
 	RetentionCount int64         // keep at most this many events (0: no limit)
 
 	Dashboard http.Handler // served at /; nil serves a note on how to build it
+
+	// Admin, when set, serves the Socket.IO Admin UI: its protocol on the
+	// /admin namespace (pkg/admin; Admin.Token defaults to Token) and
+	// AdminUI, its page, at /admin/. It must Validate; New leaves the
+	// Admin UI out, with an error logged, when it does not.
+	Admin   *admin.Config
+	AdminUI http.Handler // nil serves a note on how to build it
 
 	MaxBacklog int // packets waiting for one client before it is dropped (0: DefaultMaxBacklog)
 
@@ -63,7 +71,8 @@ type Server struct {
 
 	io       *socket.Server
 	nsps     map[string]socket.Namespace
-	upgrades *upgrades // websocket upgrades under way (upgrades.go)
+	upgrades *upgrades  // websocket upgrades under way (upgrades.go)
+	admin    *adminHost // the Admin UI's namespace (adminhost.go); nil without one
 	mux      *http.ServeMux
 
 	in           chan *request
@@ -116,6 +125,11 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 
 	s.mux = http.NewServeMux()
 	s.routes(s.mux)
+	if cfg.Admin != nil {
+		if err := s.setupAdmin(*cfg.Admin); err != nil {
+			log.Error("the Admin UI is off", "err", err)
+		}
+	}
 	go s.pipeline()
 	return s
 }
@@ -195,7 +209,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- hs.Serve(ln) }()
 
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); s.runAdmin(bg) }()
 	go func() { defer wg.Done(); s.followSessions(bg, sub, head) }()
 	go func() { defer wg.Done(); s.heartbeatLoop(bg) }()
 	go func() { defer wg.Done(); s.sweepLoop(bg) }()

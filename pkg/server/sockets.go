@@ -35,6 +35,7 @@ func (s *Server) setupNamespaces() {
 	_ = s.io.Sockets().On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {
 			joined(sock)
+			s.admin.socketConnected(s.io.Sockets(), sock)
 		}
 	})
 	for _, name := range event.Namespaces {
@@ -184,6 +185,7 @@ func bearer(h string) string {
 
 func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
 	joined(sock)
+	s.admin.socketConnected(nsp, sock)
 	opts, _ := sock.Data().(*connOpts)
 	if opts == nil {
 		opts = &connOpts{since: -1}

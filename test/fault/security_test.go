@@ -306,11 +306,12 @@ func TestSecurityOversizedPacketsAndBodies(t *testing.T) {
 	})
 }
 
-// Only the eight namespaces and "/" exist: connecting to any other name is
-// refused with "Invalid namespace", every time (so none was created on the
-// way), and refused connects leave no client behind.
+// Only the eight namespaces and "/" exist (and /admin, which --no-admin
+// turns off): connecting to any other name is refused with "Invalid
+// namespace", every time (so none was created on the way), and refused
+// connects leave no client behind.
 func TestSecurityNamespaceNamesValidated(t *testing.T) {
-	d := mpmdtest.Start(t)
+	d := mpmdtest.Start(t, mpmdtest.WithArgs("--no-admin"))
 	base := metrics(t, d)
 	bad := []string{"/admin", "/nope", "/system/../x", "/system/", "/System", "/hook,x", "/../hook", "//hook", "/hook/sub", "/log\u0000", "/" + strings.Repeat("n", 300)}
 	for round := 0; round < 2; round++ {
