@@ -1,8 +1,9 @@
 // Package relay is what mpm-hook does when Claude Code runs it: read one hook
-// JSON object from stdin, turn it into a /hook event (see Build), emit it to
-// mpmd and wait for the ack, or append it to the spool when mpmd cannot take
-// it in time; after a delivery, drain a bounded part of the spool through the
-// same connection.
+// JSON object from stdin, turn it into a /hook event (see Build) and hand it
+// to mpmd with one POST /emit, answered once the event is stored; or, when
+// older events wait in the spool, drain them over a Socket.IO connection
+// first and emit this one behind them; or append it to the spool when mpmd
+// cannot take it in time.
 //
 // Run never fails and never writes to stdout or stderr: Claude Code reads a
 // hook's stdout and exit code, and a relay that disturbs either harms the
@@ -139,23 +140,21 @@ func Run(cfg Config) (out Outcome) {
 	defer cancel()
 
 	// Connect while stdin is read: both take a millisecond or two and the
-	// hook's latency is what Claude Code waits for.
+	// hook's latency is what Claude Code waits for. The connection is a
+	// plain TCP one for a POST /emit: one round trip, acked once mpmd
+	// stored the event (wire.PostConn).
 	baseURL, discovered := wire.CandidateFrom(cfg.Client)
-	dialed := make(chan dialResult, 1)
+	dialed := make(chan postDial, 1)
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
-				dialed <- dialResult{err: fmt.Errorf("dial panic: %v", r)}
+				dialed <- postDial{err: fmt.Errorf("dial panic: %v", r)}
 			}
 		}()
-		c, err := wire.Dial(ctx, baseURL, HookNamespace, wire.DialOptions{
-			Token: cfg.Client.Token, Producer: true,
-			// A refused TCP connection (mpmd is down) fails at
-			// once, without a retry; a slow handshake gets two more
-			// tries within the send budget.
-			ConnectTimeout: cfg.SendTimeout / 3, Retries: 2,
-		})
-		dialed <- dialResult{c, err}
+		dctx, dcancel := context.WithTimeout(ctx, cfg.SendTimeout)
+		defer dcancel()
+		c, err := wire.DialPost(dctx, baseURL)
+		dialed <- postDial{c, err}
 	}()
 
 	input, readErr := readInput(cfg.Stdin, cfg.ReadTimeout)
@@ -169,10 +168,10 @@ func Run(cfg Config) (out Outcome) {
 
 	sendCtx, sendCancel := context.WithTimeout(ctx, cfg.SendTimeout)
 	defer sendCancel()
-	var conn *wire.Conn
+	var pc *wire.PostConn
 	select {
 	case d := <-dialed:
-		conn, out.Err = d.conn, d.err
+		pc, out.Err = d.conn, d.err
 	case <-sendCtx.Done():
 		out.Err = fmt.Errorf("connect to %s: %w", baseURL, sendCtx.Err())
 		// The dial goroutine gives up with ctx; close what it may still
@@ -183,47 +182,16 @@ func Run(cfg Config) (out Outcome) {
 			}
 		}()
 	}
-	send := func(conn *wire.Conn) (retry bool) {
-		// Spooled events are older than this one: they go first, and
-		// when they cannot all go now this one waits behind them, so a
-		// session's events reach mpmd in order.
-		n, rest, err := drain(ctx, cfg, conn)
-		out.Drained += n
-		if err != nil || rest > 0 {
-			out.Err = fmt.Errorf("%d older events are still spooled (%v); spooling this one behind them", rest, err)
-			return false
-		}
-		ack, err := conn.Emit(sendCtx, rec.Event, rec.Data)
-		if err == nil {
-			k.settle()
-			out.Delivered, out.Seq, out.Err = true, ack.Seq, nil
-			return false
-		}
-		out.Err = err
-		var ae *wire.AckError
-		return !errors.As(err, &ae)
-	}
-	if conn != nil {
-		retry := send(conn)
-		conn.Close()
-		// A connection lost between handshake and ack gets one more try
-		// on a fresh connection while the budget lasts; the event keeps
-		// its event_id, so a duplicate is dropped by mpmd. It happens to
-		// about one hook in 300-500: the server library answers the
-		// namespace CONNECT before it records the socket, and closes
-		// the connection when the event overtakes that.
-		if dl, _ := sendCtx.Deadline(); retry && time.Until(dl) > minRetryBudget {
-			cfg.Log.Debug("retrying on a new connection", "event_id", out.EventID, "err", out.Err)
-			c2, err := wire.Dial(sendCtx, baseURL, HookNamespace, wire.DialOptions{
-				Token: cfg.Client.Token, Producer: true,
-				ConnectTimeout: time.Until(dl) / 2, Retries: 1,
-			})
-			if err == nil {
-				send(c2)
-				c2.Close()
-			} else {
-				out.Err = errors.Join(out.Err, err)
-			}
+	if pc != nil {
+		if spooled(cfg) {
+			// Spooled events are older than this one: they go first,
+			// over a Socket.IO connection that keeps many in flight,
+			// and this one behind them, so a session's events reach
+			// mpmd in order.
+			pc.Close()
+			sendSocketIO(sendCtx, ctx, cfg, baseURL, rec, k, &out)
+		} else {
+			post(sendCtx, cfg, baseURL, pc, rec, k, &out)
 		}
 	}
 	if !out.Delivered {
@@ -245,9 +213,96 @@ func Run(cfg Config) (out Outcome) {
 	return out
 }
 
-type dialResult struct {
-	conn *wire.Conn
+type postDial struct {
+	conn *wire.PostConn
 	err  error
+}
+
+// spooled reports whether the spool holds events (listing an empty
+// directory is cheap; an error counts as "maybe": the Socket.IO path's drain
+// then finds out).
+func spooled(cfg Config) bool {
+	s, err := spool.Open(cfg.Dirs.Spool())
+	if err != nil {
+		return false
+	}
+	n, err := s.Len()
+	return err != nil || n > 0
+}
+
+// post delivers rec with one POST /emit on pc. A connection lost before the
+// answer gets one more try on a fresh connection while the budget lasts: the
+// event keeps its event_id, so a duplicate is dropped by mpmd.
+func post(sendCtx context.Context, cfg Config, baseURL string, pc *wire.PostConn, rec spool.Record, k *keeper, out *Outcome) {
+	for try := 0; ; try++ {
+		ack, err := pc.Post(sendCtx, cfg.Client.Token, HookNamespace, rec.Event, rec.Data)
+		if err == nil {
+			k.settle()
+			out.Delivered, out.Seq, out.Err = true, ack.Seq, nil
+			return
+		}
+		out.Err = err
+		var ae *wire.AckError
+		if errors.As(err, &ae) || try > 0 {
+			return
+		}
+		if dl, _ := sendCtx.Deadline(); time.Until(dl) < minRetryBudget {
+			return
+		}
+		cfg.Log.Debug("retrying on a new connection", "event_id", out.EventID, "err", err)
+		if pc, err = wire.DialPost(sendCtx, baseURL); err != nil {
+			out.Err = errors.Join(out.Err, err)
+			return
+		}
+	}
+}
+
+// sendSocketIO drains the spool and then delivers rec over one Socket.IO
+// connection to /hook.
+func sendSocketIO(sendCtx, ctx context.Context, cfg Config, baseURL string, rec spool.Record, k *keeper, out *Outcome) {
+	dial := func(retries int) (*wire.Conn, error) {
+		dl, _ := sendCtx.Deadline()
+		return wire.Dial(sendCtx, baseURL, HookNamespace, wire.DialOptions{
+			Token: cfg.Client.Token, Producer: true,
+			ConnectTimeout: time.Until(dl) / 2, Retries: retries,
+		})
+	}
+	send := func(conn *wire.Conn) (retry bool) {
+		n, rest, err := drain(ctx, cfg, conn)
+		out.Drained += n
+		if err != nil || rest > 0 {
+			out.Err = fmt.Errorf("%d older events are still spooled (%v); spooling this one behind them", rest, err)
+			return false
+		}
+		ack, err := conn.Emit(sendCtx, rec.Event, rec.Data)
+		if err == nil {
+			k.settle()
+			out.Delivered, out.Seq, out.Err = true, ack.Seq, nil
+			return false
+		}
+		out.Err = err
+		var ae *wire.AckError
+		return !errors.As(err, &ae)
+	}
+	conn, err := dial(2)
+	if err != nil {
+		out.Err = err
+		return
+	}
+	retry := send(conn)
+	conn.Close()
+	// A connection lost between handshake and ack gets one more try on a
+	// fresh connection while the budget lasts.
+	if dl, _ := sendCtx.Deadline(); retry && time.Until(dl) > minRetryBudget {
+		cfg.Log.Debug("retrying on a new connection", "event_id", out.EventID, "err", out.Err)
+		c2, err := dial(1)
+		if err == nil {
+			send(c2)
+			c2.Close()
+		} else {
+			out.Err = errors.Join(out.Err, err)
+		}
+	}
 }
 
 // keeper spools the run's event exactly once, from the relay's own path or

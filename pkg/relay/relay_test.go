@@ -106,3 +106,46 @@ func TestRunReadTimeout(t *testing.T) {
 		t.Errorf("outcome %+v, want a spooled stop salvaged from the cut input", out)
 	}
 }
+
+// TestRunDrainsSpoolFirstWhileMpmdRuns: events spooled while mpmd runs (a
+// hook that missed its budget) go out before the next hook's own event, over
+// Socket.IO, in order; with an empty spool the event goes by POST /emit.
+func TestRunDrainsSpoolFirstWhileMpmdRuns(t *testing.T) {
+	d := mpmdtest.Start(t)
+	dirs := dirsOf(d.Root)
+	s, err := spool.Open(dirs.Spool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(-time.Minute)
+	for i := 0; i < 3; i++ {
+		rec := relay.Build([]byte(input(i)), nil, t0.Add(time.Duration(i)*time.Millisecond))
+		if err := s.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := relay.Config{
+		Stdin:       strings.NewReader(input(3)),
+		Client:      wire.Options{Port: d.Port},
+		Dirs:        dirs,
+		SendTimeout: 3 * time.Second, Deadline: 4 * time.Second, DrainBudget: 2 * time.Second,
+	}
+	out := relay.Run(cfg)
+	if !out.Delivered || out.Drained != 3 || out.Err != nil {
+		t.Fatalf("outcome %+v, want delivered after draining 3", out)
+	}
+	if n, _ := s.Len(); n != 0 {
+		t.Errorf("spool holds %d", n)
+	}
+	cfg.Stdin = strings.NewReader(input(4))
+	if out := relay.Run(cfg); !out.Delivered || out.Drained != 0 || out.Err != nil {
+		t.Fatalf("second run %+v", out)
+	}
+	var got []string
+	for _, ev := range d.Events(t, "namespace=hook&session_id=run") {
+		got = append(got, ev["data"].(map[string]any)["tool_input"].(map[string]any)["command"].(string))
+	}
+	if want := "echo 0,echo 1,echo 2,echo 3,echo 4"; strings.Join(got, ",") != want {
+		t.Errorf("events %v, want %s", got, want)
+	}
+}
