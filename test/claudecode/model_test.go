@@ -74,7 +74,6 @@ func conversation(t *testing.T, o *outcome) []session.Entry {
 	return p.Entries
 }
 
-
 // tools is the session's tool calls from /api/sessions/{id}/tools.
 func tools(t *testing.T, o *outcome) []session.ToolCall {
 	t.Helper()

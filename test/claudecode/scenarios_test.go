@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/mpm-dev/mpm/pkg/claudetest"
-	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/mpmdtest"
+	"github.com/mpm-dev/mpm/pkg/session"
 )
 
 // Every scenario below runs the CLI once or twice in its own world and
