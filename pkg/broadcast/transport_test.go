@@ -1,4 +1,4 @@
-package server_test
+package broadcast_test
 
 import (
 	"context"
