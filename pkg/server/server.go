@@ -1,7 +1,8 @@
 // Package server is mpmd: the Socket.IO server with its eight namespaces, the
 // event pipeline every producer goes through (validate → seq → store → derive
 // → broadcast), replay and session rooms, the HTTP API (/health, /emit,
-// /api/events), authentication and the origin policy.
+// /api/events), authentication and the origin policy. It speaks Socket.IO
+// only through pkg/broadcast, mpmd's one seam to the Socket.IO library.
 package server
 
 import (
