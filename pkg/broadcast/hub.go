@@ -210,7 +210,9 @@ func (h *Hub) handshake(n *namespace, s *socket.Socket, next func(*socket.Extend
 	if ec := s.Conn(); ec != nil {
 		if t, ok := ec.Transport().(joinHolder); ok {
 			t.beginConnect()
+			c.jmu.Lock()
 			c.joining = t
+			c.jmu.Unlock()
 		}
 	}
 	next(nil)

@@ -55,8 +55,11 @@ type Event struct {
 
 // Observe makes o the hub's observer. Call it once, before serving.
 func (h *Hub) Observe(o Observer) {
+	h.mu.Lock()
 	h.obs = o
-	for _, n := range h.namespaces() {
+	served := append([]*namespace(nil), h.order...) // later ones watch themselves (namespace)
+	h.mu.Unlock()
+	for _, n := range served {
 		h.watchRooms(n)
 	}
 	if e := h.io.Engine(); e != nil {
