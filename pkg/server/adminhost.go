@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"sort"
 	"strings"
@@ -10,25 +11,23 @@ import (
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/admin"
-	"github.com/mpm-dev/mpm/pkg/event"
-	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
-	engine "github.com/zishang520/socket.io/servers/engine/v3"
-	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/mpm-dev/mpm/pkg/broadcast"
 )
 
 // AdminNamespace is where the Socket.IO Admin UI connects.
 const AdminNamespace = "/admin"
 
-// adminHost is the Socket.IO server as pkg/admin sees it (admin.Host): the
-// one file that joins the Admin UI protocol to the library. The /admin
-// namespace is not one of mpmd's event namespaces: nothing its sockets send
-// is ingested or stored, and no event is broadcast to it but the protocol's.
+// adminHost is the Socket.IO server as pkg/admin sees it (admin.Host),
+// built on the hub's face (pkg/broadcast: namespace and socket listings,
+// the namespace-wide actions, and its Observer for the live feed). The
+// /admin namespace is not one of mpmd's event namespaces: nothing its
+// sockets send is ingested or stored, and no event is broadcast to it but
+// the protocol's.
 //
 // The live feed costs nothing while no Admin UI is connected: every hook
-// first checks active (one atomic load).
+// first checks Active (one atomic load).
 type adminHost struct {
 	s     *Server
-	nsp   socket.Namespace
 	proto *admin.Server
 
 	mu     sync.Mutex
@@ -37,8 +36,8 @@ type adminHost struct {
 	fns    atomic.Pointer[[]func(admin.Event)] // subs, copied on change
 }
 
-// setupAdmin creates the /admin namespace and its protocol. It runs after
-// the engine exists (routes), since it listens to the engine's connections.
+// setupAdmin serves the /admin namespace and its protocol, and observes
+// the hub for the live feed.
 func (s *Server) setupAdmin(cfg admin.Config) error {
 	if cfg.Token == "" {
 		cfg.Token = s.cfg.Token
@@ -49,23 +48,8 @@ func (s *Server) setupAdmin(cfg admin.Config) error {
 		return err
 	}
 	h.proto = proto
-	h.nsp = s.io.Of(AdminNamespace, nil)
-	h.nsp.Use(h.handshake)
-	_ = h.nsp.On("connection", func(args ...any) {
-		if sock, ok := args[0].(*socket.Socket); ok {
-			h.onAdminConnect(sock)
-		}
-	})
-	for _, nsp := range h.namespaces() {
-		h.watchRooms(nsp)
-	}
-	if e := s.io.Engine(); e != nil {
-		_ = e.On("connection", func(args ...any) {
-			if conn, ok := args[0].(engine.Socket); ok {
-				h.watchConn(conn)
-			}
-		})
-	}
+	s.hub.Handle(AdminNamespace, h.handshake, h.onAdminConnect)
+	s.hub.Observe(h)
 	s.admin = h
 	return nil
 }
@@ -81,89 +65,58 @@ func (s *Server) runAdmin(ctx context.Context) {
 // from many goroutines (the hooks below run on every connection's); one at
 // a time per socket keeps each packet whole and in the order of the calls.
 type adminConn struct {
-	mu   sync.Mutex
-	sock *socket.Socket
+	mu sync.Mutex
+	c  broadcast.Conn
 }
 
 func (c *adminConn) Emit(ev string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_ = c.sock.Emit(ev, args...)
+	_ = c.c.Emit(ev, args...)
 }
 
 // adminSession is what an admin socket's handshake established.
 type adminSession struct{ id string }
 
-func (h *adminHost) handshake(sock *socket.Socket, next func(*socket.ExtendedError)) {
-	hs := sock.Handshake()
-	addr := hs.Address
-	if conn := sock.Conn(); conn != nil {
-		addr = conn.RemoteAddress()
-	}
-	id, err := h.proto.Authenticate(hs.Auth, addr)
+func (h *adminHost) handshake(c broadcast.Conn) error {
+	id, err := h.proto.Authenticate(c.Handshake().Auth, c.RemoteAddr())
 	if err != nil {
 		code := "invalid_credentials"
 		if ae, ok := err.(*admin.AuthError); ok {
 			code = ae.Code
 		}
-		next(refusal(err.Error(), code))
-		return
+		return broadcast.Refuse(err.Error(), code)
 	}
-	sock.SetData(&adminSession{id: id})
-	next(nil)
+	c.SetData(&adminSession{id: id})
+	return nil
 }
 
-func (h *adminHost) onAdminConnect(sock *socket.Socket) {
-	h.socketConnected(h.nsp, sock)
-	sess, _ := sock.Data().(*adminSession)
+func (h *adminHost) onAdminConnect(c broadcast.Conn) {
 	id := ""
-	if sess != nil {
+	if sess, _ := c.Data().(*adminSession); sess != nil {
 		id = sess.id
 	}
-	onEvent, onClose := h.proto.Connect(&adminConn{sock: sock}, id)
-	sock.OnAny(func(args ...any) { onEvent(args) })
-	_ = sock.On("disconnect", func(...any) { onClose() })
-	if !sock.Connected() {
-		onClose() // gone before the listener was there
-	}
+	onEvent, onClose := h.proto.Connect(&adminConn{c: c}, id)
+	c.OnAny(func(ev string, args []any, _ broadcast.Ack) { onEvent(append([]any{ev}, args...)) })
+	c.OnDisconnect(func(string) { onClose() })
 }
 
-// namespaces are every namespace mpmd serves: "/", the eight, /admin.
-func (h *adminHost) namespaces() []socket.Namespace {
-	out := make([]socket.Namespace, 0, len(event.Namespaces)+2)
-	out = append(out, h.s.io.Sockets())
-	for _, name := range event.Namespaces {
-		out = append(out, h.s.nsps[name])
+// adminError is err as pkg/admin knows it.
+func adminError(err error) error {
+	if errors.Is(err, broadcast.ErrUnknownNamespace) {
+		return admin.ErrUnknownNamespace
 	}
-	if h.nsp != nil {
-		out = append(out, h.nsp)
-	}
-	return out
+	return err
 }
 
-// lookup finds a namespace mpmd serves, never creating one (io.Of would).
-func (h *adminHost) lookup(name string) (socket.Namespace, error) {
-	for _, n := range h.namespaces() {
-		if n.Name() == name {
-			return n, nil
-		}
-	}
-	return nil, admin.ErrUnknownNamespace
-}
-
-// Namespaces implements admin.Host.
+// Namespaces implements admin.Host: "/", the eight, /admin.
 func (h *adminHost) Namespaces() []admin.NamespaceInfo {
-	nsps := h.namespaces()
-	out := make([]admin.NamespaceInfo, 0, len(nsps))
-	for _, n := range nsps {
-		c := 0
-		n.Sockets().Range(func(_ socket.SocketId, sock *socket.Socket) bool {
-			if !zombie(sock) {
-				c++
-			}
-			return true
-		})
-		out = append(out, admin.NamespaceInfo{Name: n.Name(), SocketsCount: c})
+	names := h.s.hub.Namespaces()
+	counts := make(map[string]int, len(names))
+	h.s.hub.Each(func(c broadcast.Conn) bool { counts[c.Namespace()]++; return true })
+	out := make([]admin.NamespaceInfo, 0, len(names))
+	for _, n := range names {
+		out = append(out, admin.NamespaceInfo{Name: n, SocketsCount: counts[n]})
 	}
 	return out
 }
@@ -171,87 +124,38 @@ func (h *adminHost) Namespaces() []admin.NamespaceInfo {
 // Sockets implements admin.Host.
 func (h *adminHost) Sockets() []admin.SocketInfo {
 	var out []admin.SocketInfo
-	for _, n := range h.namespaces() {
-		n.Sockets().Range(func(_ socket.SocketId, sock *socket.Socket) bool {
-			if !zombie(sock) {
-				out = append(out, socketInfo(n.Name(), sock))
-			}
-			return true
-		})
-	}
+	h.s.hub.Each(func(c broadcast.Conn) bool {
+		out = append(out, socketInfo(c))
+		return true
+	})
 	return out
 }
 
 // Counts implements admin.Host.
 func (h *adminHost) Counts() admin.Counts {
-	var c admin.Counts
-	e := h.s.io.Engine()
-	if e == nil {
-		return c
-	}
-	c.Clients = int(e.ClientsCount())
-	e.Clients().Range(func(_ string, conn engine.Socket) bool {
-		if t := conn.Transport(); t != nil && t.Name() == "polling" {
-			c.PollingClients++
-		}
-		return true
-	})
-	return c
+	clients, polling := h.s.hub.Counts()
+	return admin.Counts{Clients: clients, PollingClients: polling}
 }
 
 // Emit implements admin.Host: the event goes to the sockets only (it is
 // not stored, and carries no seq).
 func (h *adminHost) Emit(nsp, room, ev string, args []any) error {
-	n, err := h.lookup(nsp)
-	if err != nil {
-		return err
-	}
-	if room != "" {
-		return n.To(socket.Room(room)).Emit(ev, args...)
-	}
-	return n.Emit(ev, args...)
+	return adminError(h.s.hub.Emit(nsp, room, ev, args...))
 }
 
 // Join implements admin.Host.
 func (h *adminHost) Join(nsp, room, filter string) error {
-	n, err := h.lookup(nsp)
-	if err != nil {
-		return err
-	}
-	if filter != "" {
-		n.In(socket.Room(filter)).SocketsJoin(socket.Room(room))
-	} else {
-		n.SocketsJoin(socket.Room(room))
-	}
-	return nil
+	return adminError(h.s.hub.Join(nsp, room, filter))
 }
 
 // Leave implements admin.Host.
 func (h *adminHost) Leave(nsp, room, filter string) error {
-	n, err := h.lookup(nsp)
-	if err != nil {
-		return err
-	}
-	if filter != "" {
-		n.In(socket.Room(filter)).SocketsLeave(socket.Room(room))
-	} else {
-		n.SocketsLeave(socket.Room(room))
-	}
-	return nil
+	return adminError(h.s.hub.Leave(nsp, room, filter))
 }
 
 // Disconnect implements admin.Host.
 func (h *adminHost) Disconnect(nsp string, closeConn bool, filter string) error {
-	n, err := h.lookup(nsp)
-	if err != nil {
-		return err
-	}
-	if filter != "" {
-		n.In(socket.Room(filter)).DisconnectSockets(closeConn)
-	} else {
-		n.DisconnectSockets(closeConn)
-	}
-	return nil
+	return adminError(h.s.hub.Disconnect(nsp, closeConn, filter))
 }
 
 // Subscribe implements admin.Host.
@@ -278,11 +182,8 @@ func (h *adminHost) publishSubs() {
 	h.fns.Store(&fns)
 }
 
-// active reports whether anyone listens; h may be nil (no Admin UI).
-func (h *adminHost) active() bool {
-	if h == nil {
-		return false
-	}
+// Active implements broadcast.Observer: whether an Admin UI listens.
+func (h *adminHost) Active() bool {
 	p := h.fns.Load()
 	return p != nil && len(*p) > 0
 }
@@ -300,156 +201,61 @@ func (h *adminHost) publish(e admin.Event) {
 	}
 }
 
-// watchRooms reports the joins and leaves of nsp's rooms (the adapter's
-// join-room and leave-room, as the reference listens to).
-func (h *adminHost) watchRooms(nsp socket.Namespace) {
-	a := nsp.Adapter()
-	name := nsp.Name()
-	_ = a.On("join-room", func(args ...any) {
-		if h.active() && len(args) == 2 {
-			h.publish(admin.Event{Kind: admin.RoomJoined, Nsp: name, Room: roomString(args[0]), SocketID: roomString(args[1])})
-		}
-	})
-	_ = a.On("leave-room", func(args ...any) {
-		if h.active() && len(args) == 2 {
-			h.publish(admin.Event{Kind: admin.RoomLeft, Nsp: name, Room: roomString(args[0]), SocketID: roomString(args[1])})
-		}
-	})
-}
-
-func roomString(v any) string {
-	switch t := v.(type) {
-	case socket.Room:
-		return string(t)
-	case socket.SocketId:
-		return string(t)
-	case string:
-		return t
-	}
-	return ""
-}
-
-// watchConn counts one Engine.IO connection's traffic for the Admin UI's
-// charts (aggregated events).
-func (h *adminHost) watchConn(conn engine.Socket) {
-	if h.active() {
-		h.publish(admin.Event{Kind: admin.Aggregate, Type: "rawConnection"})
-	}
-	_ = conn.On("packet", func(args ...any) { h.countPacket("In", args) })
-	_ = conn.On("packetCreate", func(args ...any) { h.countPacket("Out", args) })
-	_ = conn.On("close", func(args ...any) {
-		if h.active() {
-			reason := ""
-			if len(args) > 0 {
-				reason, _ = args[0].(string)
-			}
-			h.publish(admin.Event{Kind: admin.Aggregate, Type: "rawDisconnection", SubType: reason})
-		}
-	})
-}
-
-type sized interface{ Len() int }
-
-func (h *adminHost) countPacket(dir string, args []any) {
-	if !h.active() || len(args) == 0 {
-		return
-	}
-	n := packetLen(args[0])
-	if n <= 0 {
-		return // pings and pongs carry no data
-	}
-	h.publish(admin.Event{Kind: admin.Aggregate, Type: "packets" + dir, Count: 1})
-	h.publish(admin.Event{Kind: admin.Aggregate, Type: "bytes" + dir, Count: n})
-}
-
-// adminQueued counts an event message mpmd's websocket transport queued
-// itself (fanOut), which the engine's packetCreate does not see.
-func (h *adminHost) adminQueued(n int) {
-	if h.active() {
-		h.publish(admin.Event{Kind: admin.Aggregate, Type: "packetsOut", Count: 1})
-		h.publish(admin.Event{Kind: admin.Aggregate, Type: "bytesOut", Count: n})
-	}
-}
-
-// adminFannedOut reports an event mpmd broadcast (fanOut, which bypasses
-// the library's outgoing listeners) as sent to each of ids.
-func (h *adminHost) adminFannedOut(nsp string, ids []socket.SocketId, name string, payload map[string]any) {
-	if !h.active() {
-		return
-	}
-	args := []any{name, copyJSON(payload)}
-	for _, id := range ids {
-		h.publish(admin.Event{Kind: admin.EventSent, Nsp: nsp, SocketID: string(id), Args: args})
-	}
-}
-
-// socketConnected follows one socket of nsp for the Admin UI: its
-// connection, transport upgrade, events both ways, and disconnection. It
-// runs for every socket (an Admin UI that connects later still hears of
-// the disconnect).
-func (h *adminHost) socketConnected(nsp socket.Namespace, sock *socket.Socket) {
-	if h == nil {
-		return
-	}
-	name := nsp.Name()
-	id := string(sock.Id())
-	if h.active() {
-		info := socketInfo(name, sock)
+// Observe implements broadcast.Observer: the hub's events as the Admin
+// UI's. The Admin UI's own events (on /admin) are not in its feed.
+func (h *adminHost) Observe(e broadcast.Event) {
+	switch e.Kind {
+	case broadcast.Connected:
+		info := socketInfo(e.Conn)
 		h.publish(admin.Event{Kind: admin.SocketConnected, Socket: &info})
-	}
-	if conn := sock.Conn(); conn != nil {
-		_ = conn.On("upgrade", func(args ...any) {
-			if h.active() {
-				tr := "websocket"
-				if t, ok := args[0].(interface{ Name() string }); ok && len(args) > 0 {
-					tr = t.Name()
-				}
-				h.publish(admin.Event{Kind: admin.SocketUpdated, Nsp: name, SocketID: id, Transport: tr})
-			}
-		})
-	}
-	if name != AdminNamespace {
-		// Before mpmd's own listener, which hands the data to the pipeline.
-		sock.PrependAny(func(args ...any) {
-			if h.active() {
-				h.publish(admin.Event{Kind: admin.EventReceived, Nsp: name, SocketID: id, Args: copyArgs(args)})
-			}
-		})
-		sock.OnAnyOutgoing(func(args ...any) {
-			if h.active() {
-				h.publish(admin.Event{Kind: admin.EventSent, Nsp: name, SocketID: id, Args: copyArgs(args)})
-			}
-		})
-	}
-	var gone atomic.Bool // the library may report a disconnect twice
-	_ = sock.On("disconnect", func(args ...any) {
-		if gone.Swap(true) || !h.active() {
-			return
+	case broadcast.Upgraded:
+		h.publish(admin.Event{Kind: admin.SocketUpdated, Nsp: e.Nsp, SocketID: e.SocketID, Transport: e.Transport})
+	case broadcast.Disconnected:
+		h.publish(admin.Event{Kind: admin.SocketDisconnected, Nsp: e.Nsp, SocketID: e.SocketID, Reason: e.Reason})
+	case broadcast.RoomJoined:
+		h.publish(admin.Event{Kind: admin.RoomJoined, Nsp: e.Nsp, Room: e.Room, SocketID: e.SocketID})
+	case broadcast.RoomLeft:
+		h.publish(admin.Event{Kind: admin.RoomLeft, Nsp: e.Nsp, Room: e.Room, SocketID: e.SocketID})
+	case broadcast.Received:
+		if e.Nsp != AdminNamespace {
+			h.publish(admin.Event{Kind: admin.EventReceived, Nsp: e.Nsp, SocketID: e.SocketID, Args: copyArgs(e.Args)})
 		}
-		reason := ""
-		if len(args) > 0 {
-			reason, _ = args[0].(string)
+	case broadcast.Sent:
+		if e.Nsp != AdminNamespace {
+			h.publish(admin.Event{Kind: admin.EventSent, Nsp: e.Nsp, SocketID: e.SocketID, Args: copyArgs(e.Args)})
 		}
-		h.publish(admin.Event{Kind: admin.SocketDisconnected, Nsp: name, SocketID: id, Reason: reason})
-	})
+	case broadcast.Broadcasted:
+		// mpmd's fan-out bypasses the library's outgoing listeners: one
+		// copy for all the sockets it reached
+		args := copyArgs(e.Args)
+		for _, id := range e.SocketIDs {
+			h.publish(admin.Event{Kind: admin.EventSent, Nsp: e.Nsp, SocketID: id, Args: args})
+		}
+	case broadcast.RawConnection:
+		h.publish(admin.Event{Kind: admin.Aggregate, Type: "rawConnection"})
+	case broadcast.RawDisconnection:
+		h.publish(admin.Event{Kind: admin.Aggregate, Type: "rawDisconnection", SubType: e.Reason})
+	case broadcast.PacketIn, broadcast.PacketOut:
+		dir := "In"
+		if e.Kind == broadcast.PacketOut {
+			dir = "Out"
+		}
+		h.publish(admin.Event{Kind: admin.Aggregate, Type: "packets" + dir, Count: 1})
+		h.publish(admin.Event{Kind: admin.Aggregate, Type: "bytes" + dir, Count: e.Bytes})
+	}
 }
 
-// socketInfo is sock as the Admin UI lists it, without secrets: mpmd's
+// socketInfo is c as the Admin UI lists it, without secrets: mpmd's
 // token (in the query, the URL or the Authorization header) and cookies
 // are left out, and auth is never shown.
-func socketInfo(nsp string, sock *socket.Socket) admin.SocketInfo {
-	info := admin.SocketInfo{ID: string(sock.Id()), Nsp: nsp, Data: map[string]any{}}
-	if conn := sock.Conn(); conn != nil {
-		cid := conn.Id()
-		if len(cid) > 12 {
-			cid = cid[:12]
-		}
-		info.ClientID = cid
-		if t := conn.Transport(); t != nil {
-			info.Transport = t.Name()
-		}
+func socketInfo(c broadcast.Conn) admin.SocketInfo {
+	info := admin.SocketInfo{ID: c.ID(), Nsp: c.Namespace(), Data: map[string]any{}, Transport: c.Transport()}
+	cid := c.ConnID()
+	if len(cid) > 12 {
+		cid = cid[:12]
 	}
-	if o, ok := sock.Data().(*connOpts); ok && o != nil {
+	info.ClientID = cid
+	if o, ok := c.Data().(*connOpts); ok && o != nil {
 		info.Data["producer"] = o.producer
 		if o.session != "" {
 			info.Data["session_id"] = o.session
@@ -458,23 +264,18 @@ func socketInfo(nsp string, sock *socket.Socket) admin.SocketInfo {
 			info.Data["since_seq"] = o.since
 		}
 	}
-	if hs := sock.Handshake(); hs != nil {
-		info.Handshake = admin.Handshake{
-			Address: hs.Address,
-			Headers: redactHeaders(hs.Headers),
-			Query:   redactQuery(hs.Query),
-			Issued:  hs.Issued,
-			Secure:  hs.Secure,
-			Time:    hs.Time,
-			URL:     redactURL(hs.Url),
-			XDomain: hs.Xdomain,
-		}
+	hs := c.Handshake()
+	info.Handshake = admin.Handshake{
+		Address: hs.Address,
+		Headers: redactHeaders(hs.Headers),
+		Query:   redactQuery(hs.Query),
+		Issued:  hs.Issued,
+		Secure:  hs.Secure,
+		Time:    hs.Time,
+		URL:     redactURL(hs.URL),
+		XDomain: hs.XDomain,
 	}
-	rooms := sock.Rooms().Keys()
-	info.Rooms = make([]string, 0, len(rooms))
-	for _, r := range rooms {
-		info.Rooms = append(info.Rooms, string(r))
-	}
+	info.Rooms = c.Rooms()
 	sort.Strings(info.Rooms)
 	return info
 }
@@ -540,14 +341,11 @@ func joinValue(v any) any {
 	return v
 }
 
-// copyArgs copies an event's arguments for the Admin UI, leaving out an
-// ack function: mpmd's handlers go on with the originals.
+// copyArgs copies an event's arguments for the Admin UI (the hub leaves
+// out ack functions): mpmd's handlers go on with the originals.
 func copyArgs(args []any) []any {
 	out := make([]any, 0, len(args))
 	for _, a := range args {
-		if _, ok := a.(socket.Ack); ok {
-			continue
-		}
 		out = append(out, copyJSON(a))
 	}
 	return out
@@ -571,14 +369,4 @@ func copyJSON(v any) any {
 		return s
 	}
 	return v
-}
-
-// packetLen is the size of an Engine.IO packet's data, or 0.
-func packetLen(v any) int {
-	if p, ok := v.(*packet.Packet); ok && p != nil {
-		if d, ok := p.Data.(sized); ok {
-			return d.Len()
-		}
-	}
-	return 0
 }

@@ -26,7 +26,7 @@ const (
 
 // routes registers the HTTP API beside the Socket.IO handler.
 func (s *Server) routes(mux *http.ServeMux) {
-	mux.Handle("/socket.io/", releaseOnHijack(s.io.ServeHandler(nil)))
+	mux.Handle("/socket.io/", s.hub.Handler())
 	mux.Handle("GET /health", s.cors(http.HandlerFunc(s.handleHealth)))
 	mux.Handle("/emit", s.cors(s.auth(http.HandlerFunc(s.handleEmit))))
 	mux.Handle("/api/events", s.cors(s.auth(http.HandlerFunc(s.handleEvents))))

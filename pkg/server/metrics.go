@@ -5,11 +5,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/broadcast"
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 // metrics are mpmd's Prometheus metrics, on a registry of mpmd's own (not
@@ -62,7 +62,7 @@ func newMetrics(s *Server) *metrics {
 		m.received, m.derived, m.dup, m.broadcast, m.sent, m.commit, m.batch, m.otlp,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mpmd_slow_clients_dropped_total",
 			Help: "Clients disconnected because they did not read (they reconnect and resume by seq)."},
-			func() float64 { return float64(s.dropped.Load()) }),
+			func() float64 { return float64(s.hub.Dropped()) }),
 		gauge("mpmd_up", "1 while mpmd serves.", func() float64 { return 1 }),
 		gauge("mpmd_degraded", "1 while the event store cannot be written.", func() float64 {
 			if s.Degraded() != "" {
@@ -116,15 +116,16 @@ func (c *clientsCollector) Collect(ch chan<- prometheus.Metric) {
 			counts[key{name, tr}] = 0
 		}
 	}
-	c.s.eachSocket(func(sock *socket.Socket) {
-		if zombie(sock) {
-			return
+	c.s.hub.Each(func(conn broadcast.Conn) bool {
+		if conn.Namespace() == AdminNamespace {
+			return true
 		}
-		tr := "polling"
-		if conn := sock.Conn(); conn != nil && conn.Transport() != nil {
-			tr = conn.Transport().Name()
+		tr := conn.Transport()
+		if tr == "" {
+			tr = "polling"
 		}
-		counts[key{sock.Nsp().Name(), tr}]++
+		counts[key{conn.Namespace(), tr}]++
+		return true
 	})
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k.ns, k.transport)

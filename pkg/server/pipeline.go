@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/broadcast"
 	"github.com/mpm-dev/mpm/pkg/event"
-	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
-	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Result is what a producer learns about its event once it is stored.
@@ -70,7 +66,7 @@ type response struct {
 type direct struct {
 	ns      string
 	name    string
-	to      *socket.Socket // nil: broadcast to every consumer of ns
+	to      broadcast.Conn // nil: broadcast to every consumer of ns
 	payload func() map[string]any
 	ack     func(any) // when set, also called with the payload sent
 }
@@ -364,126 +360,27 @@ func (s *Server) deliver(d delivery) {
 			}
 			return
 		}
-		_ = s.nsps[d.direct.ns].To(roomLive).Emit(d.direct.name, p)
+		_ = s.hub.Emit(d.direct.ns, roomLive, d.direct.name, p)
 		return
 	}
 	ev := d.ev
 	s.delivered.Add(1)
 	s.metrics.broadcast.WithLabelValues(ev.Namespace).Inc()
-	rooms := types.NewSet(roomAll)
+	rooms := []string{roomAll}
 	if ev.SessionID != "" {
-		rooms.Add(sessionRoom(ev.SessionID))
+		rooms = append(rooms, sessionRoom(ev.SessionID))
 	}
-	if nsp, ok := s.nsps[ev.Namespace]; ok {
-		s.fanOut(nsp, rooms, ev.Name, ev.Payload())
-	}
-}
-
-// fanOut sends one event to every connected socket of nsp in rooms. It
-// encodes the packet once, and the Engine.IO message ("4" + the packet)
-// once, which mpmd's websocket transport writes to every client as it is
-// (wstransport.go); a long-polling client's transport encodes the packet
-// from its own reader. The library's broadcast instead makes the engine
-// copy and re-encode the packet per client, and its websocket transport
-// build a gorilla PreparedMessage per client and packet — the largest CPU
-// costs of a broadcast in the profiles (docs/PERFORMANCE.md). It also
-// counts each client's backlog.
-func (s *Server) fanOut(nsp socket.Namespace, rooms *types.Set[socket.Room], name string, payload map[string]any) {
-	ids := nsp.Adapter().Sockets(rooms).Keys()
-	if len(ids) == 0 {
-		return
-	}
-	s.metrics.sent.WithLabelValues(nsp.Name()).Add(float64(len(ids)))
-	s.admin.adminFannedOut(nsp.Name(), ids, name, payload)
-	msg, ok := encodeEvent(nsp.Name(), name, payload)
-	if !ok {
-		// data of other types than JSON's: the library's encoder
-		pkt := &parser.Packet{Type: parser.EVENT, Nsp: nsp.Name(), Data: []any{name, payload}}
-		s.fanOutPackets(nsp, ids, s.io.Encoder().Encode(pkt))
-		return
-	}
-	// For the engine path (long-polling clients), made when first needed.
-	var frame types.BufferInterface
-	var str string
-	sockets := nsp.Sockets()
-	for _, id := range ids {
-		sock, ok := sockets.Load(id)
-		if !ok || !sock.Connected() {
-			continue
-		}
-		conn := sock.Conn()
-		if conn == nil {
-			continue
-		}
-		b := backlogOf(sock)
-		if b != nil && b.dropped.Load() {
-			continue
-		}
-		if wt, ok := conn.Transport().(*wsTransport); ok {
-			limit := math.MaxInt // producers are not bounded
-			if b != nil {
-				limit = s.cfg.MaxBacklog
-			}
-			switch wt.queueMessage(msg, limit) {
-			case 1:
-				s.admin.adminQueued(len(msg) - 1)
-				continue
-			case 0:
-				if b != nil {
-					s.drop(sock, b)
-				}
-				continue
-			}
-		}
-		if b != nil && s.queued(sock, b) {
-			continue
-		}
-		if frame == nil {
-			frame, str = types.NewStringBuffer(msg), string(msg[1:])
-		}
-		// A *strings.Reader: the engine sends any other reader as binary.
-		conn.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
+	// one encoding for every client (broadcast.Hub.Broadcast)
+	if n := s.hub.Broadcast(ev.Namespace, rooms, ev.Name, ev.Payload()); n > 0 {
+		s.metrics.sent.WithLabelValues(ev.Namespace).Add(float64(n))
 	}
 }
 
-// encodeEvent returns the Engine.IO message ("4") carrying the Socket.IO
-// EVENT packet ("2") [name, payload] for namespace nsp, as the library's
-// encoder writes it, or false when payload holds anything but what decoding
-// JSON yields (the encoder may make such data a binary packet).
-func encodeEvent(nsp, name string, payload map[string]any) ([]byte, bool) {
-	b := make([]byte, 0, 512)
-	b = append(b, '4', '2')
-	if nsp != "" && nsp != "/" {
-		b = append(b, nsp...)
-		b = append(b, ',')
-	}
-	b, err := event.AppendPlainJSON(b, []any{name, payload})
-	if err != nil || len(b)-2 > types.MaxPayloadSize {
-		return nil, false
-	}
-	return b, true
-}
-
-func (s *Server) fanOutPackets(nsp socket.Namespace, ids []socket.SocketId, encoded []types.BufferInterface) {
-	opts := &socket.WriteOptions{PreEncoded: true}
-	sockets := nsp.Sockets()
-	for _, id := range ids {
-		sock, ok := sockets.Load(id)
-		if !ok || !sock.Connected() {
-			continue
-		}
-		if b := backlogOf(sock); b != nil && s.queued(sock, b) {
-			continue
-		}
-		sock.Client().WriteToEngine(encoded, opts)
-	}
-}
-
-func sessionRoom(id string) socket.Room { return socket.Room("session:" + id) }
+func sessionRoom(id string) string { return "session:" + id }
 
 const (
-	roomAll  socket.Room = "all"  // consumers of every session's events
-	roomLive socket.Room = "live" // every consumer: heartbeats and other daemon-wide messages
+	roomAll  = "all"  // consumers of every session's events
+	roomLive = "live" // every consumer: heartbeats and other daemon-wide messages
 )
 
 func (s *Server) setDegraded(err error) {

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // tokenOK compares a presented token with the configured one in constant time.
@@ -90,20 +88,11 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	})
 }
 
-// engineCors is the same policy for Socket.IO's polling transport.
-func (s *Server) engineCors() *types.Cors {
-	return &types.Cors{
-		Origin:      func(o string) bool { return s.originAllowed(o) },
-		Methods:     []string{"GET", "POST"},
-		Credentials: true,
-	}
-}
-
-// allowRequest refuses Socket.IO handshakes (websocket included, which CORS
-// does not cover) from foreign origins.
-func (s *Server) allowRequest(ctx *types.HttpContext) error {
-	if o := ctx.Request().Header.Get("Origin"); !s.originAllowed(o) {
-		return &originError{o}
+// checkOrigin is the origin policy for Socket.IO's handshakes (websocket
+// included, which CORS does not cover) and polling's CORS answers.
+func (s *Server) checkOrigin(origin string) error {
+	if !s.originAllowed(origin) {
+		return &originError{origin}
 	}
 	return nil
 }

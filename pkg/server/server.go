@@ -1,7 +1,8 @@
 // Package server is mpmd: the Socket.IO server with its eight namespaces, the
 // event pipeline every producer goes through (validate → seq → store → derive
 // → broadcast), replay and session rooms, the HTTP API (/health, /emit,
-// /api/events), authentication and the origin policy.
+// /api/events), authentication and the origin policy. It speaks Socket.IO
+// only through pkg/broadcast, mpmd's one seam to the Socket.IO library.
 package server
 
 import (
@@ -16,9 +17,9 @@ import (
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/admin"
+	"github.com/mpm-dev/mpm/pkg/broadcast"
 	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/store"
-	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 // Config is what mpmd is told at start.
@@ -54,10 +55,11 @@ type Config struct {
 	ConnectTimeout time.Duration // how long a connection may stay without a namespace (DefaultConnectTimeout)
 	RequestTimeout time.Duration // bounds an HTTP request that is not a long poll, websocket or stream (DefaultRequestTimeout)
 
-	// Setup, when set, is called once with the Socket.IO server after mpmd
+	// Setup, when set, is called once with the Socket.IO hub after mpmd
 	// has set up its namespaces: a program that embeds mpmd's server (the
-	// protocol test server, test/protocol) adds its own handlers there.
-	Setup func(io *socket.Server)
+	// protocol test server, test/protocol) adds its own handlers there
+	// (Hub.Handle).
+	Setup func(hub *broadcast.Hub)
 }
 
 // Server is a running mpmd. Create it with New; serve with Run.
@@ -69,11 +71,9 @@ type Server struct {
 	stream   stream
 	metrics  *metrics
 
-	io       *socket.Server
-	nsps     map[string]socket.Namespace
-	upgrades *upgrades  // websocket upgrades under way (upgrades.go)
-	admin    *adminHost // the Admin UI's namespace (adminhost.go); nil without one
-	mux      *http.ServeMux
+	hub   *broadcast.Hub // Socket.IO: every use of the library is behind it
+	admin *adminHost     // the Admin UI's namespace (adminhost.go); nil without one
+	mux   *http.ServeMux
 
 	in           chan *request
 	stopped      chan struct{} // closed when the pipeline must drain and stop
@@ -84,8 +84,6 @@ type Server struct {
 	started   time.Time
 	delivered atomic.Int64
 	degraded  atomic.Pointer[string]
-	dropped   atomic.Int64 // slow clients dropped
-	watched   sync.Map     // engine connection id → watched by watchBacklog
 }
 
 // New builds a server on an open store. It does not listen; see Run.
@@ -104,7 +102,6 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		cfg:          cfg,
 		log:          log,
 		store:        st,
-		nsps:         map[string]socket.Namespace{},
 		in:           make(chan *request, queueSize),
 		stopped:      make(chan struct{}),
 		pipelineDone: make(chan struct{}),
@@ -113,14 +110,10 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	s.sessions = session.New(cfg.Pricer, session.Limits{})
 	s.metrics = newMetrics(s)
 
-	opts := s.engineOptions()
-	opts.SetServeClient(false)
-	opts.SetAdapter(roomAdapterBuilder{})
-	opts.SetConnectTimeout(cfg.ConnectTimeout)
-	s.io = socket.NewServer(nil, opts)
+	s.hub = broadcast.New(s.hubConfig())
 	s.setupNamespaces()
 	if cfg.Setup != nil {
-		cfg.Setup(s.io)
+		cfg.Setup(s.hub)
 	}
 
 	s.mux = http.NewServeMux()
@@ -134,53 +127,20 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	return s
 }
 
-// Clients counts the connected namespace clients: the sockets in the
-// library's per-namespace maps whose connection is not closed. (A counter of
-// our own drifted: the library can report one socket's disconnect twice, or
-// before a connection handler could listen for it. And it can leave a socket
-// in its namespace map for good when the connection closes during the
-// namespace handshake; sweepZombies removes those.)
+// Clients counts the connected namespace clients (the Admin UI's own
+// sockets left out). The hub counts the sockets in the library's
+// namespaces whose connection is not closed: a counter of our own drifted
+// (the library can report one socket's disconnect twice, or before a
+// connection handler could listen for it).
 func (s *Server) Clients() int {
 	n := 0
-	s.eachSocket(func(sock *socket.Socket) {
-		if !zombie(sock) {
+	s.hub.Each(func(c broadcast.Conn) bool {
+		if c.Namespace() != AdminNamespace {
 			n++
 		}
+		return true
 	})
 	return n
-}
-
-func (s *Server) eachSocket(fn func(*socket.Socket)) {
-	visit := func(_ socket.SocketId, sock *socket.Socket) bool { fn(sock); return true }
-	s.io.Sockets().Sockets().Range(visit)
-	for _, nsp := range s.nsps {
-		nsp.Sockets().Range(visit)
-	}
-}
-
-// zombie reports a socket whose connection is gone although the library
-// still lists it.
-func zombie(sock *socket.Socket) bool {
-	conn := sock.Conn()
-	return conn == nil || conn.ReadyState() == "closed"
-}
-
-// sweepZombies disconnects sockets whose connection closed without the
-// library noticing, so they leave their rooms and namespace (and the
-// fan-out stops writing to them).
-func (s *Server) sweepZombies() {
-	var zs []*socket.Socket
-	s.eachSocket(func(sock *socket.Socket) {
-		if zombie(sock) {
-			zs = append(zs, sock)
-		}
-	})
-	for _, z := range zs {
-		z.Disconnect(true)
-	}
-	if len(zs) > 0 {
-		s.log.Debug("removed sockets whose connection had closed", "count", len(zs))
-	}
 }
 
 // Handler is mpmd's whole HTTP surface (Socket.IO, API, dashboard).
@@ -213,7 +173,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go func() { defer wg.Done(); s.runAdmin(bg) }()
 	go func() { defer wg.Done(); s.followSessions(bg, sub, head) }()
 	go func() { defer wg.Done(); s.heartbeatLoop(bg) }()
-	go func() { defer wg.Done(); s.sweepLoop(bg) }()
+	go func() { defer wg.Done(); s.hub.Run(bg) }() // the zombie sweep
 	go func() { defer wg.Done(); s.retentionLoop(bg) }()
 
 	var serveErr error
@@ -248,7 +208,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 
 	// 3. Disconnect every client.
 	done := make(chan struct{})
-	go func() { s.io.Close(nil); close(done) }()
+	go func() { s.hub.Close(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(time.Until(deadline)):
@@ -279,8 +239,6 @@ func (s *Server) heartbeatLoop(ctx context.Context) {
 		s.sendDirect(&direct{ns: "/system", name: "heartbeat", payload: s.heartbeat})
 	})
 }
-
-func (s *Server) sweepLoop(ctx context.Context) { every(ctx, 5*time.Second, s.sweepZombies) }
 
 func (s *Server) retentionLoop(ctx context.Context) {
 	if s.cfg.RetentionAge <= 0 && s.cfg.RetentionCount <= 0 {

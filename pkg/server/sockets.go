@@ -8,89 +8,76 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/broadcast"
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/session"
 	"github.com/mpm-dev/mpm/pkg/store"
-	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
-// connOpts is what a client asked for in its handshake.
+// connOpts is what a client asked for in its handshake (the Conn's data).
 type connOpts struct {
 	since    int64 // replay events with seq > since; -1: no replay
 	session  string
 	producer bool
-	backlog  *backlog     // of the client's connection; nil for producers
-	joining  *wsTransport // holds the connection's next packet until the join is recorded (beginConnect)
 }
 
-// setupNamespaces creates the eight namespaces (and guards "/"), each with
-// the auth middleware and its connection handler. Namespaces are only ever
-// created here, from the fixed list: io.Of creates whatever it is given.
+// optsOf is c's handshake options.
+func optsOf(c broadcast.Conn) *connOpts {
+	if o, _ := c.Data().(*connOpts); o != nil {
+		return o
+	}
+	return &connOpts{since: -1}
+}
+
+// setupNamespaces serves the eight namespaces (and guards "/"), each with
+// the auth handshake and its connection handler. Namespaces are only ever
+// created here, from the fixed list.
 func (s *Server) setupNamespaces() {
-	s.io.Use(s.handshake)
-	_ = s.io.Sockets().On("connection", func(args ...any) {
-		if sock, ok := args[0].(*socket.Socket); ok {
-			joined(sock)
-			s.admin.socketConnected(s.io.Sockets(), sock)
-		}
-	})
+	s.hub.Handle("/", s.handshake, nil)
 	for _, name := range event.Namespaces {
-		nsp := s.io.Of(name, nil)
-		nsp.Use(s.handshake)
-		_ = nsp.On("connection", func(args ...any) {
-			sock, ok := args[0].(*socket.Socket)
-			if ok {
-				s.onConnect(nsp, sock)
-			}
-		})
-		s.nsps[name] = nsp
+		s.hub.Handle(name, s.handshake, s.onConnect)
 	}
 }
 
 // handshake authenticates a client and reads its options.
-func (s *Server) handshake(sock *socket.Socket, next func(*socket.ExtendedError)) {
-	hs := sock.Handshake()
+func (s *Server) handshake(c broadcast.Conn) error {
+	hs := c.Handshake()
 	if s.cfg.Token != "" {
 		tok := stringOf(hs.Auth["token"])
 		if tok == "" {
-			tok = queryValue(hs.Query, "token")
+			tok = hs.QueryValue("token")
 		}
 		if tok == "" {
-			tok = bearer(hs.Headers.Header().Get("Authorization"))
+			tok = bearer(hs.Header().Get("Authorization"))
 		}
 		if tok == "" {
-			next(refusal("authentication required: this mpmd needs a token; pass it as auth: {token: \"…\"} (the value of CLAUDE_MPM_SOCKETIO_TOKEN)", "token_required"))
-			return
+			return broadcast.Refuse("authentication required: this mpmd needs a token; pass it as auth: {token: \"…\"} (the value of CLAUDE_MPM_SOCKETIO_TOKEN)", "token_required")
 		}
 		if !s.tokenOK(tok) {
-			next(refusal("invalid authentication token: it does not match mpmd's CLAUDE_MPM_SOCKETIO_TOKEN", "invalid_token"))
-			return
+			return broadcast.Refuse("invalid authentication token: it does not match mpmd's CLAUDE_MPM_SOCKETIO_TOKEN", "invalid_token")
 		}
 	}
 	opts := &connOpts{since: -1}
 	since, present := hs.Auth["since_seq"]
 	if !present {
-		if q := queryValue(hs.Query, "since_seq"); q != "" {
+		if q := hs.QueryValue("since_seq"); q != "" {
 			since, present = q, true
 		}
 	}
 	if present && since != nil {
 		n, err := parseSeq(since)
 		if err != nil {
-			next(refusal("invalid since_seq: "+err.Error(), "invalid_since_seq"))
-			return
+			return broadcast.Refuse("invalid since_seq: "+err.Error(), "invalid_since_seq")
 		}
 		opts.since = n
 	}
 	opts.session = stringOf(hs.Auth["session_id"])
 	if opts.session == "" {
-		opts.session = queryValue(hs.Query, "session_id")
+		opts.session = hs.QueryValue("session_id")
 	}
-	opts.producer = truthy(hs.Auth["producer"]) || truthy(queryValue(hs.Query, "producer"))
+	opts.producer = truthy(hs.Auth["producer"]) || truthy(hs.QueryValue("producer"))
 	if opts.since < 0 && !opts.producer {
 		// "Live from now" means from before the client learns it is
 		// connected: the library sends the CONNECT before the connection
@@ -102,30 +89,8 @@ func (s *Server) handshake(sock *socket.Socket, next func(*socket.ExtendedError)
 		opts.since = s.store.LastSeq()
 		s.bmu.Unlock()
 	}
-	if conn := sock.Conn(); conn != nil {
-		if wt, ok := conn.Transport().(*wsTransport); ok {
-			wt.beginConnect()
-			opts.joining = wt
-		}
-	}
-	sock.SetData(opts)
-	next(nil)
-}
-
-// joined tells sock's transport that the library has recorded its join
-// (the connection handler runs after that): the transport's reader may go
-// on (wsTransport.beginConnect).
-func joined(sock *socket.Socket) {
-	if o, _ := sock.Data().(*connOpts); o != nil && o.joining != nil {
-		o.joining.endConnect()
-		o.joining = nil
-	}
-}
-
-// refusal is a connect_error. Its data is never nil: the Go client rejects a
-// connect_error whose data is null and reports a parse error instead.
-func refusal(msg, code string) *socket.ExtendedError {
-	return socket.NewExtendedError(msg, map[string]any{"code": code})
+	c.SetData(opts)
+	return nil
 }
 
 func parseSeq(v any) (int64, error) {
@@ -164,18 +129,6 @@ func truthy(v any) bool {
 	return false
 }
 
-func queryValue(q map[string]any, key string) string {
-	switch v := q[key].(type) {
-	case string:
-		return v
-	case []string:
-		if len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
-}
-
 func bearer(h string) string {
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
@@ -183,33 +136,28 @@ func bearer(h string) string {
 	return ""
 }
 
-func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
-	joined(sock)
-	s.admin.socketConnected(nsp, sock)
-	opts, _ := sock.Data().(*connOpts)
-	if opts == nil {
-		opts = &connOpts{since: -1}
-	}
-	name := nsp.Name()
+func (s *Server) onConnect(c broadcast.Conn) {
+	opts := optsOf(c)
+	name := c.Namespace()
 
 	// Anything a client emits is either a request (/system get_status,
 	// get_history) or an event to ingest into this namespace.
-	sock.OnAny(func(args ...any) { s.onClientEvent(name, sock, args) })
+	c.OnAny(func(ev string, args []any, ack broadcast.Ack) { s.onClientEvent(name, c, ev, args, ack) })
 
 	if opts.producer {
 		return
 	}
-	opts.backlog = s.watchBacklog(sock)
+	c.LimitBacklog()
 	join := func() {
-		if err := s.attach(name, sock, opts); err != nil {
+		if err := s.attach(name, c, opts); err != nil {
 			s.log.Warn("replay failed; disconnecting the client so it retries", "namespace", name, "err", err)
-			sock.Disconnect(true)
+			c.Disconnect(true)
 			return
 		}
 		// After the replay, so their seqs (reserved now) follow every replayed one.
 		if name == "/system" {
-			s.sendDirect(&direct{ns: name, name: "server_info", to: sock, payload: s.serverInfo})
-			s.sendDirect(&direct{ns: name, name: "status", to: sock, payload: s.statusPayload})
+			s.sendDirect(&direct{ns: name, name: "server_info", to: c, payload: s.serverInfo})
+			s.sendDirect(&direct{ns: name, name: "status", to: c, payload: s.statusPayload})
 		}
 	}
 	// Every consumer replays (from its since_seq, or from the head at its
@@ -221,30 +169,30 @@ func (s *Server) onConnect(nsp socket.Namespace, sock *socket.Socket) {
 
 const replayChunk = 500
 
-// attach joins sock to the live stream of its namespace, first replaying
+// attach joins c to the live stream of its namespace, first replaying
 // stored events after opts.since when asked. It catches up in chunks without
 // blocking the pipeline, then takes bmu for the last few events and the join,
 // so no event falls between replay and live and none is sent twice.
-func (s *Server) attach(ns string, sock *socket.Socket, opts *connOpts) error {
-	rooms := []socket.Room{roomLive, roomAll}
+func (s *Server) attach(ns string, c broadcast.Conn, opts *connOpts) error {
+	rooms := []string{roomLive, roomAll}
 	if opts.session != "" {
-		rooms = []socket.Room{roomLive, sessionRoom(opts.session)}
+		rooms = []string{roomLive, sessionRoom(opts.session)}
 	}
 	if opts.since < 0 {
-		sock.Join(rooms...)
+		c.Join(rooms...)
 		return nil
 	}
 	ctx := context.Background()
 	f := store.Filter{Namespace: ns, SessionID: opts.session, SinceSeq: opts.since, Limit: replayChunk}
-	pace := newPacer(sock, s.replayWindow())
-	defer pace.stop()
+	pace := c.Pacer()
+	defer pace.Stop()
 	send := func(e *event.Event) error {
-		if !sock.Connected() {
+		if !c.Connected() {
 			return errClientGone
 		}
 		f.SinceSeq = e.Seq
-		pace.queue()
-		return sock.Emit(e.Name, e.Payload())
+		pace.Queue()
+		return c.Emit(e.Name, e.Payload())
 	}
 	for {
 		n := 0
@@ -259,7 +207,7 @@ func (s *Server) attach(ns string, sock *socket.Socket, opts *connOpts) error {
 			break
 		}
 	}
-	pace.flush()
+	pace.Flush()
 	s.bmu.Lock()
 	defer s.bmu.Unlock()
 	f.Limit = 0
@@ -267,174 +215,23 @@ func (s *Server) attach(ns string, sock *socket.Socket, opts *connOpts) error {
 	if err := s.store.Each(ctx, f, send); err != nil && !errors.Is(err, errClientGone) {
 		return err
 	}
-	sock.Join(rooms...)
+	c.Join(rooms...)
 	return nil
-}
-
-// pollBatch is how many replayed events may wait for one HTTP long-polling
-// response. Some clients refuse a response of more than 16 packets
-// (python-engineio), and the Socket.IO library sends everything buffered in
-// one response; a flush can split a batch, so two batches plus a CONNECT
-// must stay under 16.
-const pollBatch = 7
-
-// replayWindow is how many messages a websocket replay lets wait in the
-// client's queue (mpmd's transport, wstransport.go) before it waits for the
-// client to read: a quarter of the backlog limit, at most 1,024 (a few
-// hundred KB; the writer takes the whole queue per write).
-func (s *Server) replayWindow() int {
-	return max(1, min(1024, s.cfg.MaxBacklog/4))
-}
-
-// replayPatience is how long a replay waits for a websocket client to read
-// before it checks that the client is still there.
-const replayPatience = 200 * time.Millisecond
-
-// pacer keeps a replay at the client's pace.
-//
-// Over websocket it waits while window messages wait in the client's queue
-// (wsTransport.waitBelow): a replay of many thousand events to a client that
-// reads slowly — a dashboard catching up under a flood — would otherwise
-// fill the queue past the backlog limit at once, and the next live event of
-// another namespace would drop the client, which then reconnects and
-// replays again.
-//
-// Over long-polling (until the client upgrades; from then on as over
-// websocket) it keeps within pollBatch events a poll by waiting for the
-// buffered events to be flushed before queueing more. A flush sends
-// everything buffered, so after any flush nothing queued before it is
-// waiting. Counting an event as pending before it is queued means a flush
-// can only under-count (by the one being queued), never leave the pacer
-// waiting for a flush that will not come.
-//
-// A nil pacer does nothing.
-type pacer struct {
-	sock   *socket.Socket
-	ws     *wsTransport
-	window int
-
-	mu      sync.Mutex
-	pending int
-	changed chan struct{}
-	active  atomic.Bool
-}
-
-func newPacer(sock *socket.Socket, window int) *pacer {
-	conn := sock.Conn()
-	if conn == nil || conn.Transport() == nil {
-		return nil
-	}
-	p := &pacer{sock: sock, window: window}
-	if wt, ok := conn.Transport().(*wsTransport); ok {
-		p.ws = wt
-		return p
-	}
-	if conn.Transport().Name() != "polling" {
-		return nil
-	}
-	p.changed = make(chan struct{}, 1)
-	p.active.Store(true)
-	_ = conn.On("flush", func(...any) {
-		if !p.active.Load() {
-			return
-		}
-		p.mu.Lock()
-		p.pending = 0
-		p.mu.Unlock()
-		select {
-		case p.changed <- struct{}{}:
-		default:
-		}
-	})
-	return p
-}
-
-// queue counts an event about to be emitted, waiting first if the client
-// has enough to read (websocket) or a batch is already waiting for the
-// client's next poll (long-polling).
-func (p *pacer) queue() {
-	if p == nil {
-		return
-	}
-	if p.ws == nil {
-		// A long-polling client that upgraded meanwhile: its packets now
-		// go to the websocket's queue, and every engine flush empties the
-		// polling count at once.
-		if wt, ok := p.sock.Conn().Transport().(*wsTransport); ok {
-			p.ws = wt
-		}
-	}
-	if p.ws != nil {
-		for !p.ws.waitBelow(p.window, replayPatience) && p.sock.Connected() {
-		}
-		return
-	}
-	p.mu.Lock()
-	full := p.pending >= pollBatch
-	p.mu.Unlock()
-	if full {
-		p.flush()
-	}
-	p.mu.Lock()
-	p.pending++
-	p.mu.Unlock()
-}
-
-// flush waits until nothing queued is waiting (or a few seconds passed: a
-// client that stopped polling is the ping timeout's business).
-func (p *pacer) flush() {
-	if p == nil {
-		return
-	}
-	timeout := time.After(5 * time.Second)
-	for {
-		p.mu.Lock()
-		n := p.pending
-		p.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		select {
-		case <-p.changed:
-		case <-timeout:
-			return
-		}
-	}
-}
-
-func (p *pacer) stop() {
-	if p != nil {
-		p.active.Store(false)
-	}
 }
 
 var errClientGone = errors.New("client disconnected")
 
-type ackFunc = func([]any, error)
-
-func (s *Server) onClientEvent(ns string, sock *socket.Socket, args []any) {
-	if len(args) == 0 {
-		return
-	}
-	name, _ := args[0].(string)
-	args = args[1:]
-	var ack ackFunc
-	if n := len(args); n > 0 {
-		if fn, ok := args[n-1].(ackFunc); ok {
-			ack = fn
-			args = args[:n-1]
-		}
-	}
+func (s *Server) onClientEvent(ns string, c broadcast.Conn, name string, args []any, ack broadcast.Ack) {
 	reply := func(v any) {
 		if ack != nil {
-			ack([]any{v}, nil)
+			ack(v)
 		}
 	}
 	if ns == "/system" {
 		switch name {
 		case "get_status":
 			// The ack carries the very object the status event does.
-			s.sendDirect(&direct{ns: ns, name: "status", to: sock, payload: s.statusPayload, ack: reply})
+			s.sendDirect(&direct{ns: ns, name: "status", to: c, payload: s.statusPayload, ack: reply})
 			return
 		case "get_history":
 			var q map[string]any

@@ -50,9 +50,6 @@ func (s *Server) bounded(next http.Handler) http.Handler {
 		var d time.Duration
 		switch {
 		case websocket.IsWebSocketUpgrade(r):
-			if sid := r.URL.Query().Get("sid"); sid != "" && s.upgrades != nil {
-				defer s.upgrades.arrive(sid)() // the upgrade is under way from now
-			}
 			next.ServeHTTP(w, r)
 			return
 		case r.Method == http.MethodGet && r.URL.Query().Get("transport") == "polling" && r.URL.Query().Has("sid"):

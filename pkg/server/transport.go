@@ -4,18 +4,18 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/engine/v3"
-	"github.com/zishang520/socket.io/servers/engine/v3/transports"
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
+	"github.com/mpm-dev/mpm/pkg/broadcast"
 )
 
 // Defaults of the transport settings (Config.PingInterval …).
 const (
-	DefaultPingInterval   = 20 * time.Second
-	DefaultPingTimeout    = 20 * time.Second
-	DefaultMaxPayload     = MaxBodyBytes
-	DefaultConnectTimeout = socket.DefaultConnectTimeout
+	DefaultPingInterval = 20 * time.Second
+	DefaultPingTimeout  = 20 * time.Second
+	DefaultMaxPayload   = MaxBodyBytes
+	// DefaultMaxBacklog is how many packets may wait for one slow client
+	// before mpmd drops it (broadcast.DefaultMaxBacklog).
+	DefaultMaxBacklog     = broadcast.DefaultMaxBacklog
+	DefaultConnectTimeout = broadcast.DefaultConnectTimeout
 )
 
 // withTransportDefaults fills the transport settings left at zero.
@@ -38,39 +38,29 @@ func (c Config) withTransportDefaults() Config {
 	return c
 }
 
-// engineOptions are the Engine.IO options of mpmd's transport stack: its
-// transports, the settings of s.cfg, and the origin policy.
-func (s *Server) engineOptions() *socket.ServerOptions {
-	opts := socket.DefaultServerOptions()
-	opts.SetMaxHttpBufferSize(s.cfg.MaxPayload)
-	opts.SetCors(s.engineCors())
-	opts.SetAllowRequest(s.allowRequest)
-	opts.SetPingInterval(s.cfg.PingInterval)
-	opts.SetPingTimeout(s.cfg.PingTimeout)
-	// mpmd's transports: long-polling that answers every request
-	// (polltransport.go); websocket with one write(2) per flush and
-	// broadcasts not re-encoded per client (wstransport.go)
-	s.upgrades = newUpgrades()
-	opts.SetTransports(types.NewSet[transports.TransportCtor](
-		pollBuilder{s.upgrades, s.cfg.PingInterval + s.cfg.PingTimeout}, wsBuilder{s.upgrades}))
-	return opts
+// hubConfig is the Socket.IO hub's configuration: the transport settings
+// of s.cfg and the origin policy.
+func (s *Server) hubConfig() broadcast.Config {
+	return broadcast.Config{
+		PingInterval:   s.cfg.PingInterval,
+		PingTimeout:    s.cfg.PingTimeout,
+		MaxPayload:     s.cfg.MaxPayload,
+		ConnectTimeout: s.cfg.ConnectTimeout,
+		MaxBacklog:     s.cfg.MaxBacklog,
+		CheckOrigin:    s.checkOrigin,
+		Log:            s.log,
+	}
 }
 
 // EngineHandler serves a bare Engine.IO server — no Socket.IO on top — over
-// mpmd's transport stack (its transports, cfg's transport settings and
-// origin policy, and the HTTP handling of Handler), calling onConnection for
-// every new session. mpmd itself serves only Socket.IO; this exists for the
-// official Engine.IO protocol suite (test/protocol), which needs an
-// Engine.IO echo server.
-func EngineHandler(cfg Config, onConnection func(engine.Socket)) http.Handler {
+// mpmd's transport stack (broadcast.EngineHandler: its transports, cfg's
+// transport settings and origin policy), with the HTTP handling of Handler,
+// calling onConnection for every new session. mpmd itself serves only
+// Socket.IO; this exists for the official Engine.IO protocol suite
+// (test/protocol), which needs an Engine.IO echo server.
+func EngineHandler(cfg Config, onConnection func(broadcast.EngineConn)) http.Handler {
 	s := &Server{cfg: cfg.withTransportDefaults()}
-	eio := engine.NewServer(s.engineOptions())
-	_ = eio.On("connection", func(args ...any) {
-		if sock, ok := args[0].(engine.Socket); ok {
-			onConnection(sock)
-		}
-	})
-	return s.hostCheck(s.bounded(releaseOnHijack(eio)))
+	return s.hostCheck(s.bounded(broadcast.EngineHandler(s.hubConfig(), onConnection)))
 }
 
 // EngineServer is the http.Server for EngineHandler, with mpmd's timeouts.

@@ -1,5 +1,6 @@
 // Package style_test enforces house rules that no compiler checks: every Go
-// package has a doc comment, and mpm-hook links no Socket.IO library.
+// package has a doc comment, mpm-hook links no Socket.IO library, and only
+// pkg/broadcast uses the Socket.IO server library.
 package style_test
 
 import (
@@ -74,5 +75,74 @@ func TestHookLinksNoSocketIOLibrary(t *testing.T) {
 		if strings.HasPrefix(dep, "github.com/zishang520/") {
 			t.Errorf("mpm-hook imports %s; use pkg/wire, not the Socket.IO library", strings.TrimSpace(dep))
 		}
+	}
+}
+
+// TestServerLibraryOnlyInBroadcast keeps the Socket.IO server library
+// behind its one seam, pkg/broadcast (its doc comment says why): no
+// non-test Go file elsewhere imports the library's server packages
+// (servers/socket, servers/engine), nor its parsers unless it is client
+// code (a file that imports the library's clients/ packages, as pkg/client
+// does); and pkg/server, tests included, imports none of the library.
+// third_party/ holds the patched library itself.
+func TestServerLibraryOnlyInBroadcast(t *testing.T) {
+	const lib = "github.com/zishang520/socket.io/"
+	root := mpmdtest.RepoRoot(t)
+	checked := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if d.Name() == "node_modules" || (strings.HasPrefix(d.Name(), ".") && p != root) ||
+				rel == "third_party" || rel == "pkg/broadcast" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		isTest := strings.HasSuffix(p, "_test.go")
+		inServer := strings.HasPrefix(rel, "pkg/server/")
+		if isTest && !inServer {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		var imports []string
+		client := false
+		for _, im := range f.Imports {
+			path := strings.Trim(im.Path.Value, `"`)
+			if strings.HasPrefix(path, lib) {
+				imports = append(imports, path)
+				if strings.HasPrefix(path, lib+"clients/") {
+					client = true
+				}
+			}
+		}
+		for _, path := range imports {
+			sub := strings.TrimPrefix(path, lib)
+			switch {
+			case inServer:
+				t.Errorf("%s imports %s: pkg/server speaks to Socket.IO only through pkg/broadcast", rel, path)
+			case strings.HasPrefix(sub, "servers/"):
+				t.Errorf("%s imports %s: only pkg/broadcast may use the Socket.IO server library", rel, path)
+			case strings.HasPrefix(sub, "parsers/") && !client:
+				t.Errorf("%s imports %s outside client code: only pkg/broadcast may use the library's parsers server-side", rel, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 50 {
+		t.Fatalf("only %d Go files checked: is %s the repository?", checked, root)
 	}
 }

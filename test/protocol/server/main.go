@@ -30,11 +30,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/broadcast"
 	"github.com/mpm-dev/mpm/pkg/server"
 	"github.com/mpm-dev/mpm/pkg/store"
-	"github.com/zishang520/socket.io/servers/engine/v3"
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 func main() {
@@ -91,33 +89,24 @@ func run() error {
 }
 
 // echo is the Engine.IO suite's reference handler: every message back.
-func echo(sock engine.Socket) {
-	_ = sock.On("data", func(args ...any) {
-		if data, ok := args[0].(types.BufferInterface); ok {
-			sock.Send(data, nil, nil)
-		}
-	})
+func echo(c broadcast.EngineConn) {
+	c.OnMessage(func(data []byte, binary bool) { c.Send(data, binary) })
 }
 
 // socketHandlers are the Socket.IO suite's reference handlers.
-func socketHandlers(io *socket.Server) {
-	_ = io.Sockets().On("connection", func(args ...any) {
-		sock := args[0].(*socket.Socket)
-		_ = sock.Emit("auth", sock.Handshake().Auth)
-		_ = sock.On("message", func(args ...any) {
-			_ = sock.Emit("message-back", args...)
+func socketHandlers(hub *broadcast.Hub) {
+	hub.Handle("/", nil, func(c broadcast.Conn) {
+		_ = c.Emit("auth", c.Handshake().Auth)
+		c.On("message", func(args []any, _ broadcast.Ack) {
+			_ = c.Emit("message-back", args...)
 		})
-		_ = sock.On("message-with-ack", func(args ...any) {
-			if len(args) == 0 {
-				return
-			}
-			if ack, ok := args[len(args)-1].(func([]any, error)); ok {
-				ack(args[:len(args)-1], nil)
+		c.On("message-with-ack", func(args []any, ack broadcast.Ack) {
+			if ack != nil {
+				ack(args...)
 			}
 		})
 	})
-	_ = io.Of("/custom", nil).On("connection", func(args ...any) {
-		sock := args[0].(*socket.Socket)
-		_ = sock.Emit("auth", sock.Handshake().Auth)
+	hub.Handle("/custom", nil, func(c broadcast.Conn) {
+		_ = c.Emit("auth", c.Handshake().Auth)
 	})
 }

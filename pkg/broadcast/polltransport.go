@@ -1,4 +1,4 @@
-package server
+package broadcast
 
 import (
 	"bytes"
@@ -41,6 +41,11 @@ import (
 //   - A flush that races the upgrade's "noop" finds no poll to write to
 //     and closes the session. Here packets with no poll to carry them wait
 //     for the next one.
+//   - (The library's, not its transport's.) An EVENT read right after its
+//     namespace's CONNECT — in the same POST, or the next one — finds the
+//     namespace not yet joined, and the library closes the connection.
+//     Here a POST holds its next packet until the join is recorded
+//     (beginConnect), as the websocket transport does.
 //
 // Three races, which the reference server wins by handling events in the
 // order they arrive on its one thread, are decided here the way the client
@@ -88,6 +93,12 @@ type pollTransport struct {
 	closeWait *time.Timer        // ends that wait
 	lingering *time.Timer        // the client sent CLOSE with no poll waiting: closes at the latest then
 	heard     time.Time          // the session's start, or the last pong
+
+	// Namespace CONNECTs let through by the hub's handshake whose join the
+	// library has not yet recorded (beginConnect, endConnect): a POST holds
+	// its next packet until there are none.
+	connecting int
+	joinWait   chan struct{} // closed when connecting is back to 0 or the transport closes
 }
 
 // clientCloseGrace is how long a session the client closed with no poll
@@ -378,6 +389,7 @@ func (p *pollTransport) onData(ctx *types.HttpContext) {
 	}
 	packets, err := p.Parser().DecodePayload(types.NewStringBuffer(body))
 	for _, pkt := range packets {
+		p.waitConnects()
 		switch pkt.Type {
 		case packet.CLOSE:
 			p.clientClose()
@@ -401,6 +413,63 @@ func (p *pollTransport) onData(ctx *types.HttpContext) {
 		return
 	}
 	p.ok(ctx)
+}
+
+// beginConnect counts a namespace CONNECT that the hub's handshake lets
+// through; endConnect (from the hub's connection handler, once the library
+// has recorded the join) counts it off.
+//
+// The library acknowledges the CONNECT (from the socket's task queue)
+// before it records the namespace as joined, while the POST that carried
+// it goes on handing packets over: an EVENT for that namespace handed over
+// in between — the next packet of the same payload, or the first of the
+// client's next POST — finds it not joined, and the library closes the
+// whole connection ("invalid state"). So onData holds each packet until
+// every CONNECT let through has been recorded (waitConnects), as
+// wsTransport.beginConnect does for websocket messages. The handshake runs
+// inside OnPacket, on the POST's goroutine, so the count is up before the
+// next packet is looked at.
+func (p *pollTransport) beginConnect() {
+	p.mu.Lock()
+	p.connecting++
+	p.mu.Unlock()
+}
+
+func (p *pollTransport) endConnect() {
+	p.mu.Lock()
+	if p.connecting--; p.connecting <= 0 && p.joinWait != nil {
+		close(p.joinWait)
+		p.joinWait = nil
+	}
+	p.mu.Unlock()
+}
+
+// waitConnects waits until no CONNECT is waiting to be recorded, the
+// transport closed, or connectPatience passed (a CONNECT the library
+// dropped, its connection closing meanwhile, is never counted off).
+func (p *pollTransport) waitConnects() {
+	var timer *time.Timer
+	for {
+		p.mu.Lock()
+		if p.connecting <= 0 || p.closed {
+			p.mu.Unlock()
+			return
+		}
+		if p.joinWait == nil {
+			p.joinWait = make(chan struct{})
+		}
+		ch := p.joinWait
+		p.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(connectPatience)
+			defer timer.Stop()
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 // clientClose closes the session on the client's CLOSE: at once when a
@@ -491,6 +560,10 @@ func (p *pollTransport) OnClose() {
 	}
 	if p.lingering != nil {
 		p.lingering.Stop()
+	}
+	if p.joinWait != nil {
+		close(p.joinWait) // a POST holding a packet for a join goes on
+		p.joinWait = nil
 	}
 	p.mu.Unlock()
 	if poll != nil {

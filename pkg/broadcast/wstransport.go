@@ -1,4 +1,4 @@
-package server
+package broadcast
 
 import (
 	"bufio"
@@ -31,7 +31,7 @@ import (
 // write everything queued as websocket frames in one buffer, with one
 // write(2).
 //
-// mpmd's fan-out puts a broadcast's Engine.IO message ("4" + the Socket.IO
+// The hub's fan-out (Hub.Broadcast) puts a broadcast's Engine.IO message ("4" + the Socket.IO
 // packet, built once per event) straight into that queue (queueMessage),
 // past the engine's per-packet bookkeeping; the engine's own packets (acks,
 // replays, pings) arrive through Send. Both go into the same queue in call
@@ -69,7 +69,7 @@ type wsTransport struct {
 	closed  bool
 	changed chan struct{} // closed by wake (queue taken, join recorded, shut); waitUntil waits on it
 
-	// Namespace CONNECTs let through by mpmd's handshake whose join the
+	// Namespace CONNECTs let through by the hub's handshake whose join the
 	// library has not yet recorded (beginConnect, endConnect): the reader
 	// holds the next message until there are none.
 	connecting atomic.Int32
@@ -468,8 +468,8 @@ func (w *wsTransport) waitBelow(n int, patience time.Duration) bool {
 	return w.waitUntil(func() bool { return len(w.queue) < n }, patience)
 }
 
-// beginConnect counts a namespace CONNECT that mpmd's handshake lets
-// through; endConnect (from mpmd's connection handler) counts it off.
+// beginConnect counts a namespace CONNECT that the hub's handshake lets
+// through; endConnect (from the hub's connection handler) counts it off.
 //
 // The library acknowledges the CONNECT (from the socket's task queue) before
 // it records the namespace as joined, and reads the connection's next

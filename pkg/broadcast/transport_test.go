@@ -1,4 +1,4 @@
-package server_test
+package broadcast_test
 
 import (
 	"context"
@@ -17,32 +17,36 @@ import (
 	"time"
 
 	ws "github.com/gorilla/websocket"
-	"github.com/mpm-dev/mpm/pkg/server"
-	"github.com/mpm-dev/mpm/pkg/store"
+	"github.com/mpm-dev/mpm/pkg/broadcast"
 )
 
-// transportServer runs mpmd's server in the test process on a free
-// loopback port with cfg's transport settings and returns its URL.
-func transportServer(t *testing.T, cfg server.Config) string {
+// transportServer runs a hub with cfg's settings in the test process on a
+// free loopback port, serving Socket.IO at /socket.io/ and "ok" at
+// /health, and returns its URL. setup, when given, adds namespaces.
+func transportServer(t *testing.T, cfg broadcast.Config, setup ...func(*broadcast.Hub)) string {
 	t.Helper()
-	st, err := store.Open(store.Memory)
-	if err != nil {
-		t.Fatal(err)
+	hub := broadcast.New(cfg)
+	for _, f := range setup {
+		f(hub)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Host = "127.0.0.1"
-	cfg.Port = ln.Addr().(*net.TCPAddr).Port
-	srv := server.New(cfg, st, nil)
-	ctx, cancel := context.WithCancel(context.Background())
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", hub.Handler())
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln) }()
+	go func() { done <- hs.Serve(ln) }()
 	t.Cleanup(func() {
-		cancel()
+		hub.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if hs.Shutdown(ctx) != nil {
+			_ = hs.Close()
+		}
 		<-done
-		st.Close()
 	})
 	return "http://" + ln.Addr().String()
 }
@@ -100,7 +104,7 @@ func pollErr(c *http.Client, base, sid, post string) (int, string, error) {
 // on). A valid packet before the invalid one does not save it, nor does an
 // empty body.
 func TestPollingInvalidPayloadClosesSession(t *testing.T) {
-	base := transportServer(t, server.Config{})
+	base := transportServer(t, broadcast.Config{})
 	for _, payload := range []string{"abc", "40\x1eabc", "\x1e", "x"} {
 		t.Run(fmt.Sprintf("%q", payload), func(t *testing.T) {
 			sid := handshake(t, base)
@@ -134,7 +138,7 @@ func TestPollingInvalidPayloadClosesSession(t *testing.T) {
 // one at the limit and decoded the rest.
 func TestPollingPayloadOverLimit(t *testing.T) {
 	const limit = 600 << 10
-	base := transportServer(t, server.Config{MaxPayload: limit})
+	base := transportServer(t, broadcast.Config{MaxPayload: limit})
 	big := "4" + strings.Repeat("a", limit)
 	for _, chunked := range []bool{false, true} {
 		sid := handshake(t, base)
@@ -219,7 +223,7 @@ func TestPollingPollRacingCloseIsAnswered(t *testing.T) {
 	if testing.Short() {
 		sessions = 200
 	}
-	base := transportServer(t, server.Config{})
+	base := transportServer(t, broadcast.Config{})
 	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	handshakeWith := func() (string, error) {
 		code, body, err := pollErr(client, base, "", "")
@@ -332,7 +336,7 @@ func probe(c *ws.Conn) bool {
 // library checked and set "upgrading" apart, and let both through now and
 // then (6 of 400), or lost the probe of the legitimate one (2 of 400).
 func TestDuplicateWebsocketUpgradeClosed(t *testing.T) {
-	base := transportServer(t, server.Config{})
+	base := transportServer(t, broadcast.Config{})
 	rounds := 200
 	if testing.Short() {
 		rounds = 40
@@ -396,7 +400,7 @@ func TestDuplicateWebsocketUpgradeClosed(t *testing.T) {
 // pong — the client gets a Close frame (1000), not a dropped connection
 // (1006, which is all the library's transport gave).
 func TestWebsocketClosedWithCloseFrame(t *testing.T) {
-	base := transportServer(t, server.Config{PingInterval: 200 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
+	base := transportServer(t, broadcast.Config{PingInterval: 200 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
 	dial := func(t *testing.T) *ws.Conn {
 		c, _, err := ws.DefaultDialer.Dial(strings.Replace(base, "http", "ws", 1)+"/socket.io/?EIO=4&transport=websocket", nil)
 		if err != nil {
@@ -434,28 +438,4 @@ func TestWebsocketClosedWithCloseFrame(t *testing.T) {
 			t.Errorf("close code %d (%v), want 1000", code, err)
 		}
 	})
-}
-
-// A request that is not a long poll, websocket or stream ends after the
-// request timeout however the client behaves: here one that sends half a
-// body and stalls. Its goroutine and connection go with it.
-func TestStalledRequestIsCutOff(t *testing.T) {
-	base := transportServer(t, server.Config{RequestTimeout: 300 * time.Millisecond})
-	g0 := baseline(t, base)
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST /emit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{\"namespace\":")
-	start := time.Now()
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b, _ := io.ReadAll(c) // until mpmd answers and closes, or drops the connection
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("a stalled request took %v to end (answer %q); want about the 300 ms request timeout", took, b)
-	}
-	if g, _ := settle(t, http.DefaultClient, g0, 0, 2); g > g0+2 {
-		buf := make([]byte, 1<<20)
-		t.Errorf("goroutines %d → %d after the stalled request ended\n%s", g0, g, buf[:runtime.Stack(buf, true)])
-	}
 }

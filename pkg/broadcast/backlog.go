@@ -1,4 +1,4 @@
-package server
+package broadcast
 
 import (
 	"sync/atomic"
@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultMaxBacklog is how many packets may wait for one slow client before
-// mpmd drops it: several seconds of a heavy flood for a browser tab that is
+// the hub drops it: several seconds of a heavy flood for a browser tab that is
 // busy drawing (4096 dropped a healthy dashboard under a 50,000-event load
 // on a loaded machine), a few tens of MB at most.
 const DefaultMaxBacklog = 16384
@@ -30,13 +30,13 @@ type backlog struct {
 
 // watchBacklog returns the backlog of sock's connection, creating it (and its
 // one flush listener) for the connection's first namespace.
-func (s *Server) watchBacklog(sock *socket.Socket) *backlog {
+func (h *Hub) watchBacklog(sock *socket.Socket) *backlog {
 	conn := sock.Conn()
 	if conn == nil {
 		return &backlog{}
 	}
 	b := &backlog{}
-	if prev, loaded := s.watched.LoadOrStore(conn.Id(), b); loaded {
+	if prev, loaded := h.watched.LoadOrStore(conn.Id(), b); loaded {
 		return prev.(*backlog)
 	}
 	_ = conn.On("flush", func(args ...any) {
@@ -52,14 +52,15 @@ func (s *Server) watchBacklog(sock *socket.Socket) *backlog {
 			}
 		}
 	})
-	_ = conn.Once("close", func(...any) { s.watched.Delete(conn.Id()) })
+	_ = conn.Once("close", func(...any) { h.watched.Delete(conn.Id()) })
 	return b
 }
 
-// backlogOf is the backlog of sock's connection, or nil.
+// backlogOf is the backlog of sock's connection, or nil when it is not
+// limited (LimitBacklog).
 func backlogOf(sock *socket.Socket) *backlog {
-	if o, _ := sock.Data().(*connOpts); o != nil {
-		return o.backlog
+	if c := connOf(sock); c != nil {
+		return c.backlog.Load()
 	}
 	return nil
 }
@@ -69,20 +70,20 @@ func backlogOf(sock *socket.Socket) *backlog {
 // client is too far behind to be sent more (it is being dropped). A
 // websocket client's messages are counted in its transport's queue
 // (wsTransport.queueMessage) instead.
-func (s *Server) queued(sock *socket.Socket, b *backlog) bool {
-	if b.pending.Add(1) <= int64(s.cfg.MaxBacklog) {
+func (h *Hub) queued(sock *socket.Socket, b *backlog) bool {
+	if b.pending.Add(1) <= int64(h.cfg.MaxBacklog) {
 		return false
 	}
-	s.drop(sock, b)
+	h.drop(sock, b)
 	return true
 }
 
 // drop closes the connection of a client that stopped reading, once.
-func (s *Server) drop(sock *socket.Socket, b *backlog) {
+func (h *Hub) drop(sock *socket.Socket, b *backlog) {
 	if b.dropped.CompareAndSwap(false, true) {
-		s.dropped.Add(1)
+		h.dropped.Add(1)
 		conn := sock.Conn()
-		s.log.Warn("dropping a client that stopped reading", "client", conn.Id(), "remote", conn.RemoteAddress(), "backlog", s.cfg.MaxBacklog)
+		h.log.Warn("dropping a client that stopped reading", "client", conn.Id(), "remote", conn.RemoteAddress(), "backlog", h.cfg.MaxBacklog)
 		go conn.Close(true) // not here: the fan-out holds bmu
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package broadcast
 
 import (
 	"sync"
@@ -24,7 +24,7 @@ import (
 // The long-polling transport waits a moment for a session's upgrade under
 // way (await), so that a poll sent after the client's upgrade packets is
 // refused instead of racing them. "Under way" starts when the upgrade
-// request comes in (arrive, from Server.bounded): the engine answers it
+// request comes in (arrive, from the hub's Handler): the engine answers it
 // before it builds the transport that claims the session, and the client
 // may poll as soon as it has the answer.
 type upgrades struct {

@@ -1,0 +1,129 @@
+package broadcast
+
+import (
+	"math"
+	"strings"
+
+	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Broadcast sends event name with payload to every connected socket of
+// namespace ns that is in one of rooms, and returns how many sockets that
+// was. The caller must not change payload afterwards (observers may still
+// read it).
+//
+// It encodes the packet once, and the Engine.IO message ("4" + the packet)
+// once, which mpmd's websocket transport writes to every client as it is
+// (wstransport.go); a long-polling client's transport encodes the packet
+// from its own reader. The library's broadcast instead makes the engine
+// copy and re-encode the packet per client, and its websocket transport
+// build a gorilla PreparedMessage per client and packet — the largest CPU
+// costs of a broadcast in the profiles (docs/PERFORMANCE.md). It also
+// counts each client's backlog (LimitBacklog) and never waits for a client.
+func (h *Hub) Broadcast(ns string, in []string, name string, payload map[string]any) int {
+	n, err := h.lookup(ns)
+	if err != nil {
+		return 0
+	}
+	nsp := n.nsp
+	ids := nsp.Adapter().Sockets(rooms(in)).Keys()
+	if len(ids) == 0 {
+		return 0
+	}
+	if h.observing() {
+		sids := make([]string, len(ids))
+		for i, id := range ids {
+			sids[i] = string(id)
+		}
+		h.obs.Observe(Event{Kind: Broadcasted, Nsp: ns, SocketIDs: sids, Args: []any{name, payload}})
+	}
+	msg, ok := encodeEvent(nsp.Name(), name, payload)
+	if !ok {
+		// data of other types than JSON's: the library's encoder
+		pkt := &parser.Packet{Type: parser.EVENT, Nsp: nsp.Name(), Data: []any{name, payload}}
+		h.fanOutPackets(nsp, ids, h.io.Encoder().Encode(pkt))
+		return len(ids)
+	}
+	// For the engine path (long-polling clients), made when first needed.
+	var frame types.BufferInterface
+	var str string
+	sockets := nsp.Sockets()
+	for _, id := range ids {
+		sock, ok := sockets.Load(id)
+		if !ok || !sock.Connected() {
+			continue
+		}
+		ec := sock.Conn()
+		if ec == nil {
+			continue
+		}
+		b := backlogOf(sock)
+		if b != nil && b.dropped.Load() {
+			continue
+		}
+		if wt, ok := ec.Transport().(*wsTransport); ok {
+			limit := math.MaxInt // producers are not bounded
+			if b != nil {
+				limit = h.cfg.MaxBacklog
+			}
+			switch wt.queueMessage(msg, limit) {
+			case 1:
+				if h.observing() {
+					h.obs.Observe(Event{Kind: PacketOut, Bytes: len(msg) - 1})
+				}
+				continue
+			case 0:
+				if b != nil {
+					h.drop(sock, b)
+				}
+				continue
+			}
+		}
+		if b != nil && h.queued(sock, b) {
+			continue
+		}
+		if frame == nil {
+			frame, str = types.NewStringBuffer(msg), string(msg[1:])
+		}
+		// A *strings.Reader: the engine sends any other reader as binary.
+		ec.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
+	}
+	return len(ids)
+}
+
+// encodeEvent returns the Engine.IO message ("4") carrying the Socket.IO
+// EVENT packet ("2") [name, payload] for namespace nsp, as the library's
+// encoder writes it, or false when payload holds anything but what decoding
+// JSON yields (the encoder may make such data a binary packet).
+func encodeEvent(nsp, name string, payload map[string]any) ([]byte, bool) {
+	b := make([]byte, 0, 512)
+	b = append(b, '4', '2')
+	if nsp != "" && nsp != "/" {
+		b = append(b, nsp...)
+		b = append(b, ',')
+	}
+	b, err := event.AppendPlainJSON(b, []any{name, payload})
+	if err != nil || len(b)-2 > types.MaxPayloadSize {
+		return nil, false
+	}
+	return b, true
+}
+
+func (h *Hub) fanOutPackets(nsp socket.Namespace, ids []socket.SocketId, encoded []types.BufferInterface) {
+	opts := &socket.WriteOptions{PreEncoded: true}
+	sockets := nsp.Sockets()
+	for _, id := range ids {
+		sock, ok := sockets.Load(id)
+		if !ok || !sock.Connected() {
+			continue
+		}
+		if b := backlogOf(sock); b != nil && h.queued(sock, b) {
+			continue
+		}
+		sock.Client().WriteToEngine(encoded, opts)
+	}
+}
