@@ -144,6 +144,9 @@ func Open(ctx context.Context, cfg Config, st *store.Store) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go-redis logs every failed dial on its own; the log says what matters
+	// once (Redis away, Redis back), the rest is for debugging.
+	redis.SetLogger(debugLogger{cfg.Logger.With("component", "go-redis")})
 	l := &Log{
 		cfg:  cfg,
 		rdb:  redis.NewClient(opts),
@@ -640,4 +643,11 @@ func redact(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// debugLogger puts go-redis's own messages in mpmd's log at debug level.
+type debugLogger struct{ log *slog.Logger }
+
+func (d debugLogger) Printf(ctx context.Context, format string, v ...any) {
+	d.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
