@@ -101,3 +101,31 @@ func TestRedisOutageOutboxForwardedOnce(t *testing.T) {
 	}
 	t.Logf("%d events acked, %d pending through the outboxes, %v forwarded", len(acked), pending, fwd)
 }
+
+// kill -9 of a node whose outbox holds events acked while Redis was away:
+// restarted, it forwards them once each.
+func TestKilledNodeForwardsItsOutboxAfterRestart(t *testing.T) {
+	r := startRedis(t)
+	ds := nodes(t, r, 2)
+	r.stop(syscall.SIGTERM)
+	f := startFlood(ds[:1], 2, "crashbox")
+	eventually(t, 5*time.Second, "events in node A's outbox", func() bool {
+		return clusterHealth(t, ds[0])["outbox"].(float64) > 50
+	})
+	ds[0].Kill(t)
+	acked := f.finish()
+	r.start()
+	ds[0] = ds[0].Restart(t)
+	evs := converged(t, ds, 20*time.Second)
+	checkAcked(t, evs, acked)
+	pending := 0
+	for _, a := range acked {
+		if a.Pending {
+			pending++
+		}
+	}
+	if pending == 0 || pending != len(acked) {
+		t.Fatalf("%d of %d acks pending; with Redis away every one should be", pending, len(acked))
+	}
+	t.Logf("%d events acked into the outbox before kill -9, all forwarded once after the restart", len(acked))
+}
