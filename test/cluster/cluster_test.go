@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -174,10 +173,16 @@ func TestStatusShowsTheCluster(t *testing.T) {
 		}
 		return b.String()
 	}()
-	for _, m := range []string{"mpmd_cluster_redis_up 1", "mpmd_cluster_lag_events ", "mpmd_cluster_outbox_events 0"} {
+	for _, m := range []string{"mpmd_cluster_redis_up 1", "mpmd_cluster_lag_events ", "mpmd_cluster_outbox_events 0", "mpmd_cluster_appended_total "} {
 		if !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %q", m)
 		}
 	}
-	_ = syscall.SIGTERM
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(metrics)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool check metrics: %v\n%s", err, out)
+		}
+	}
 }
