@@ -64,10 +64,14 @@ const (
 	readBlock    = 500 * time.Millisecond
 	retryDown    = 250 * time.Millisecond
 	headInterval = time.Second
+	queueWait    = 5 * time.Second
 )
 
 // ErrClosed answers an Append after Close.
 var ErrClosed = errors.New("the cluster log is closed")
+
+// ErrOverloaded answers an Append that found the queue full for queueWait.
+var ErrOverloaded = errors.New("the cluster log's queue is full: Redis is slow to answer; try again")
 
 // Log is a node's side of the cluster log.
 type Log struct {
@@ -196,7 +200,21 @@ func (l *Log) Append(ev *event.Event, done func(seq int64, duplicate, pending bo
 		done(0, false, false, ErrClosed)
 		return
 	}
-	l.q <- item{ev, done}
+	it := item{ev, done}
+	select {
+	case l.q <- it:
+		return
+	default:
+	}
+	// The queue is full (Redis slow to answer): wait a while, as the
+	// local pipeline does, then refuse; the producer retries.
+	t := time.NewTimer(queueWait)
+	defer t.Stop()
+	select {
+	case l.q <- it:
+	case <-t.C:
+		done(0, false, false, ErrOverloaded)
+	}
 }
 
 // appender is the one goroutine that writes the log (and the outbox): one
