@@ -3,7 +3,10 @@ package cluster_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,8 +20,10 @@ import (
 
 // TestBenchCluster measures deliveries/s and delivery latency (POST /emit
 // to a websocket client's read) for one mpmd without Redis, one cluster
-// node, and three cluster nodes, with the same number of clients and the
-// same offered load in all three. It runs only with MPM_BENCH_CLUSTER=1
+// node, and three cluster nodes, and beside them the reference Node
+// socket.io server (bench/node-ref: no store) alone and as three servers on
+// @socket.io/redis-adapter on the same kind of Redis, with the same number
+// of clients and the same offered load in all. It runs only with MPM_BENCH_CLUSTER=1
 // (`make bench-cluster`); MPM_BENCH_EVENTS, MPM_BENCH_CLIENTS and
 // MPM_BENCH_RATE change the load.
 func TestBenchCluster(t *testing.T) {
@@ -32,15 +37,28 @@ func TestBenchCluster(t *testing.T) {
 		name  string
 		nodes int
 		redis bool
+		node  bool // the Node reference server instead of mpmd
 	}
 	var rows []string
-	for _, s := range []setup{{"1 node, no Redis", 1, false}, {"1 node on Redis", 1, true}, {"3 nodes on Redis", 3, true}} {
+	for _, s := range []setup{
+		{"mpmd, 1 node, no Redis", 1, false, false}, {"mpmd, 1 node on Redis", 1, true, false}, {"mpmd, 3 nodes on Redis", 3, true, false},
+		{"Node socket.io, 1 server", 1, false, true}, {"Node socket.io, 3 servers on redis-adapter", 3, true, true},
+	} {
 		t.Run(strings.ReplaceAll(s.name, " ", "_"), func(t *testing.T) {
 			var ds []*mpmdtest.Daemon
-			if s.redis {
+			switch {
+			case s.node:
+				url := ""
+				if s.redis {
+					url = startRedis(t).url()
+				}
+				for i := 0; i < s.nodes; i++ {
+					ds = append(ds, startNodeRef(t, url))
+				}
+			case s.redis:
 				r := startRedis(t)
 				ds = nodes(t, r, s.nodes)
-			} else {
+			default:
 				ds = append(ds, mpmdtest.Start(t, mpmdtest.WithArgs("--no-transcripts", "--heartbeat", "1h")))
 			}
 			res := benchRun(t, ds, events, clients, rate)
@@ -51,6 +69,37 @@ func TestBenchCluster(t *testing.T) {
 		})
 	}
 	t.Logf("\n| setup | nodes | clients | offered ev/s | accepted ev/s | deliveries/s | p50 | p99 | max | lost | duplicates |\n|---|---|---|---|---|---|---|---|---|---|---|\n%s", strings.Join(rows, "\n"))
+}
+
+// startNodeRef runs bench/node-ref/server.js (on redisURL's adapter when
+// set) and returns a Daemon with its URL, which is all benchRun uses.
+func startNodeRef(t *testing.T, redisURL string) *mpmdtest.Daemon {
+	t.Helper()
+	root := mpmdtest.RepoRoot(t)
+	dir := filepath.Join(root, "bench", "node-ref")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@socket.io", "redis-adapter")); err != nil {
+		t.Fatal("bench/node-ref/node_modules lacks @socket.io/redis-adapter: make bench-node-ref")
+	}
+	port := freePort(t)
+	cmd := exec.Command("node", "server.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "REDIS_URL="+strings.TrimSuffix(redisURL, "/0"))
+	out := &mpmdtest.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	d := &mpmdtest.Daemon{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port}
+	eventually(t, 10*time.Second, "the Node server to answer", func() bool {
+		resp, err := http.Get(d.URL + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return d
 }
 
 func envInt(k string, def int) int {
@@ -84,7 +133,7 @@ func benchRun(t *testing.T, ds []*mpmdtest.Daemon, events, clients, rate int) be
 		wg.Add(1)
 		go func(w *mpmdtest.WS) {
 			defer wg.Done()
-			seen := map[string]bool{}
+			seen := map[int64]bool{}
 			var mine []time.Duration
 			defer func() {
 				mu.Lock()
@@ -110,8 +159,8 @@ func benchRun(t *testing.T, ds []*mpmdtest.Daemon, events, clients, rate int) be
 					continue
 				}
 				var d struct {
-					ID string `json:"event_id"`
-					T  int64  `json:"t_ns"`
+					ID int64 `json:"bid"`
+					T  int64 `json:"t_ns"`
 				}
 				if json.Unmarshal(pkt[1], &d) != nil || d.T == 0 {
 					continue
@@ -138,7 +187,7 @@ func benchRun(t *testing.T, ds []*mpmdtest.Daemon, events, clients, rate int) be
 		go func() {
 			defer pw.Done()
 			for j := range jobs {
-				if _, err := emit(ds[j%len(ds)], "/memory", "bench", map[string]any{"t_ns": time.Now().UnixNano()}); err == nil {
+				if _, err := emit(ds[j%len(ds)], "/memory", "bench", map[string]any{"t_ns": time.Now().UnixNano(), "bid": j}); err == nil {
 					accepted.Add(1)
 				}
 			}
