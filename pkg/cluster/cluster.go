@@ -39,7 +39,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxLen   = 1_000_000
+	DefaultMaxLen   = 250_000
 	DefaultDedupTTL = 24 * time.Hour
 	DefaultPrefix   = "mpm:"
 )

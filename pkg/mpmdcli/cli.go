@@ -53,7 +53,7 @@ type ServeFlags struct {
 	NoTranscripts  bool            `name:"no-transcripts" help:"Read no transcripts (no conversation text, thinking, tokens or cost)."`
 	Pricing        string          `name:"pricing" help:"Prices to use over the built-in table (default: $XDG_CONFIG_HOME/mpm/pricing.json when it exists)." placeholder:"FILE"`
 	Redis          string          `name:"redis" help:"Run as one node of a cluster: one ordered history in this Redis (redis://host:port/db), every node's store and clients complete (docs/SCALE.md)." placeholder:"URL" env:"MPMD_REDIS_URL"`
-	RedisMaxLen    int64           `name:"redis-maxlen" help:"Entries the cluster log keeps in Redis (approximately; a node down longer than that misses the rest; -1: no trimming)." default:"1000000"`
+	RedisMaxLen    int64           `name:"redis-maxlen" help:"Entries the cluster log keeps in Redis (approximately; a node down longer than that misses the rest; -1: no trimming)." default:"250000"`
 	RedisDedupTTL  time.Duration   `name:"redis-dedup-ttl" help:"How long Redis remembers an event_id to drop a repeat cluster-wide (each node's store drops repeats for good)." default:"24h"`
 	NodeID         string          `name:"node-id" help:"This node's name in the cluster (default: host name and port)." placeholder:"NAME"`
 

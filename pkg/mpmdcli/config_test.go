@@ -47,7 +47,7 @@ func TestSettings(t *testing.T) {
 				return f.Redis == "redis://10.0.0.5:6380/2" && f.NodeID == "mpmd-b" && f.RedisMaxLen == 5000 && f.RedisDedupTTL == time.Hour
 			}},
 		{name: "cluster defaults", check: func(f ServeFlags) bool {
-			return f.Redis == "" && f.RedisMaxLen == 1_000_000 && f.RedisDedupTTL == 24*time.Hour
+			return f.Redis == "" && f.RedisMaxLen == 250_000 && f.RedisDedupTTL == 24*time.Hour
 		}},
 		{name: "unknown key", file: `{"ping-intervall": "15s"}`, parse: `names "ping-intervall", which is no setting`},
 		{name: "not an object", file: `[1]`, parse: "must be one JSON object"},
