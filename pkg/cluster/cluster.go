@@ -226,7 +226,8 @@ func (l *Log) appender() {
 	batch := make([]item, 0, maxBatch)
 	for {
 		batch = batch[:0]
-		busy := l.outboxN.Load() > 0 && !l.down // forwarding: do not wait
+		// forwarding: do not wait (unless a failure said to pause)
+		busy := l.outboxN.Load() > 0 && !l.down && !time.Now().Before(l.retryAt)
 		if busy {
 			select {
 			case it := <-l.q:
@@ -351,10 +352,10 @@ func (l *Log) setDown(err error) {
 
 // forward moves one chunk of the outbox to the log, when Redis answers.
 func (l *Log) forward() {
+	if time.Now().Before(l.retryAt) {
+		return
+	}
 	if l.down {
-		if time.Now().Before(l.retryAt) {
-			return
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := l.rdb.Ping(ctx).Err()
 		cancel()
@@ -404,6 +405,7 @@ func (l *Log) forward() {
 	// the log's event_id de-dup makes that a no-op.
 	if err := l.st.OutboxDelete(ctx, entries[ok-1].Pos); err != nil {
 		l.log.Warn("cannot clear forwarded events from the outbox (they will be forwarded again, and dropped as duplicates)", "err", err)
+		l.retryAt = time.Now().Add(retryDown)
 		return
 	}
 	l.forwarded.Add(int64(ok))
@@ -471,9 +473,7 @@ func (l *Log) run(evs []*event.Event) []result {
 				continue
 			}
 			res[i] = result{seq: v[0], dup: v[1] == 1}
-			if v[0] > l.head.Load() {
-				l.head.Store(v[0])
-			}
+			raise(&l.head, v[0])
 		}
 		todo = again
 		if noScript {
@@ -563,9 +563,7 @@ func (l *Log) Run(ctx context.Context, after int64, apply func(context.Context, 
 			sleep(ctx, min(time.Duration(i+1)*100*time.Millisecond, 2*time.Second))
 		}
 		l.applied.Store(last)
-		if last > l.head.Load() {
-			l.head.Store(last)
-		}
+		raise(&l.head, last)
 	}
 	return ctx.Err()
 }
@@ -576,6 +574,16 @@ func (l *Log) refreshHead(ctx context.Context) {
 	v, err := l.rdb.Get(c, l.keys.seq).Int64()
 	if err == nil || errors.Is(err, redis.Nil) {
 		l.head.Store(v)
+	}
+}
+
+// raise sets a to v if v is higher.
+func raise(a *atomic.Int64, v int64) {
+	for {
+		cur := a.Load()
+		if v <= cur || a.CompareAndSwap(cur, v) {
+			return
+		}
 	}
 }
 
