@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -54,10 +55,15 @@ func TestRedisRestartDuringFlood(t *testing.T) {
 	t.Logf("%d events acked (%d as pending, through an outbox), all stored once on every node", len(acked), pending)
 }
 
-// A Redis outage of a few seconds under load: the nodes ack into their
-// outboxes (pending), forward them exactly once when Redis is back, and
-// /health shows the outage and then an empty outbox.
+// A Redis outage of a few seconds (MPM_CLUSTER_OUTAGE, e.g. 60s, for a
+// longer one) under load: the nodes ack into their outboxes (pending),
+// forward them exactly once when Redis is back, and /health shows the
+// outage and then an empty outbox.
 func TestRedisOutageOutboxForwardedOnce(t *testing.T) {
+	outage := 2 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("MPM_CLUSTER_OUTAGE")); err == nil && d > 0 {
+		outage = d
+	}
 	r := startRedis(t)
 	ds := nodes(t, r, 3)
 	f := startFlood(ds, 2, "outage")
@@ -67,7 +73,7 @@ func TestRedisOutageOutboxForwardedOnce(t *testing.T) {
 		c := clusterHealth(t, ds[0])
 		return c["redis_reachable"] == false && c["outbox"].(float64) > 0
 	})
-	time.Sleep(2 * time.Second)
+	time.Sleep(outage)
 	r.start()
 	time.Sleep(500 * time.Millisecond)
 	acked := f.finish()
@@ -86,7 +92,7 @@ func TestRedisOutageOutboxForwardedOnce(t *testing.T) {
 	if pending == 0 {
 		t.Fatal("no event was acked as pending during the outage")
 	}
-	evs := converged(t, ds, 20*time.Second)
+	evs := converged(t, ds, 20*time.Second+outage)
 	checkAcked(t, evs, acked)
 	var fwd float64
 	for _, d := range ds {

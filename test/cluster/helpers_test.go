@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -453,4 +452,3 @@ func countMarked(evs []stored, marker string) int {
 	return n
 }
 
-var _ = filepath.Join
