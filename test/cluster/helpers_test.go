@@ -451,4 +451,3 @@ func countMarked(evs []stored, marker string) int {
 	}
 	return n
 }
-
