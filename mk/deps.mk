@@ -42,6 +42,14 @@ deps-redis: ## Install redis-server if missing (for the multi-node tests)
 		set -e; $(call apt_install_sh,redis-server); \
 	fi
 
+.PHONY: deps-nginx
+deps-nginx: ## Install nginx if missing (the cluster test puts it in front of the nodes)
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then \
+		echo "deps-nginx: nginx already installed"; \
+	else \
+		set -e; $(call apt_install_sh,nginx); \
+	fi
+
 .PHONY: deps-systemd
 deps-systemd: ## Install systemd's tools if systemd-analyze is missing (the service unit test verifies the unit with it)
 	@if command -v systemd-analyze >/dev/null 2>&1; then \
@@ -63,4 +71,4 @@ deps-promtool: ## Install promtool (Debian's prometheus) if missing: the /metric
 apt_install_sh = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=120 && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 $(1)
 
-TEST_DEPS += deps-python deps-node-interop deps-systemd deps-promtool
+TEST_DEPS += deps-python deps-node-interop deps-systemd deps-promtool deps-redis deps-nginx

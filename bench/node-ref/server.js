@@ -8,7 +8,12 @@
 // A client that connects with auth {producer: true} joins no room and so
 // receives no broadcasts (the same contract as mpmd's docs/PROTOCOL.md).
 //
-// Usage: PORT=8765 HOST=127.0.0.1 node server.js
+// With REDIS_URL set, the servers share their broadcasts through
+// @socket.io/redis-adapter on that Redis (the cluster benchmark's Node side,
+// test/cluster/bench_test.go): every server's clients get every server's
+// events; still no store, no seq.
+//
+// Usage: PORT=8765 HOST=127.0.0.1 [REDIS_URL=redis://127.0.0.1:6379] node server.js
 'use strict';
 
 const http = require('http');
@@ -80,6 +85,15 @@ const httpServer = http.createServer((req, res) => {
 
 const io = new Server(httpServer, { cors: { origin: false }, serveClient: false });
 
+async function useRedis(url) {
+  const { createClient } = require('redis');
+  const { createAdapter } = require('@socket.io/redis-adapter');
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
+
 for (const name of ['/', ...NAMESPACES]) {
   const nsp = io.of(name);
   nsp.on('connection', (socket) => {
@@ -100,9 +114,11 @@ for (const name of ['/', ...NAMESPACES]) {
   });
 }
 
-httpServer.listen(PORT, HOST, () => {
-  console.log(`node-ref socket.io server listening on http://${HOST}:${PORT} (pid ${process.pid})`);
-});
+(process.env.REDIS_URL ? useRedis(process.env.REDIS_URL) : Promise.resolve()).then(() => {
+  httpServer.listen(PORT, HOST, () => {
+    console.log(`node-ref socket.io server listening on http://${HOST}:${PORT} (pid ${process.pid})${process.env.REDIS_URL ? ' on ' + process.env.REDIS_URL : ''}`);
+  });
+}, (err) => { console.error('node-ref: cannot use Redis:', err); process.exit(1); });
 
 function shutdown() {
   io.close();

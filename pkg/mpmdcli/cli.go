@@ -52,6 +52,10 @@ type ServeFlags struct {
 	ClaudeProjects []string        `name:"claude-projects" help:"Claude projects directory whose transcripts mpmd may read (repeatable; default ~/.claude/projects and $CLAUDE_CONFIG_DIR/projects)." placeholder:"DIR"`
 	NoTranscripts  bool            `name:"no-transcripts" help:"Read no transcripts (no conversation text, thinking, tokens or cost)."`
 	Pricing        string          `name:"pricing" help:"Prices to use over the built-in table (default: $XDG_CONFIG_HOME/mpm/pricing.json when it exists)." placeholder:"FILE"`
+	Redis          string          `name:"redis" help:"Run as one node of a cluster: one ordered history in this Redis (redis://host:port/db), every node's store and clients complete (docs/SCALE.md)." placeholder:"URL" env:"MPMD_REDIS_URL"`
+	RedisMaxLen    int64           `name:"redis-maxlen" help:"Entries the cluster log keeps in Redis (approximately; a node down longer than that misses the rest; -1: no trimming)." default:"250000"`
+	RedisDedupTTL  time.Duration   `name:"redis-dedup-ttl" help:"How long Redis remembers an event_id to drop a repeat cluster-wide (each node's store drops repeats for good)." default:"24h"`
+	NodeID         string          `name:"node-id" help:"This node's name in the cluster (default: host name and port)." placeholder:"NAME"`
 
 	// The Socket.IO Admin UI at /admin/ (docs/ADMIN.md).
 	AdminUser         string `name:"admin-user" help:"User name of the Socket.IO Admin UI at /admin/ (with --admin-password-hash)." placeholder:"NAME"`

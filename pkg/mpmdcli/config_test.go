@@ -42,6 +42,13 @@ func TestSettings(t *testing.T) {
 			check: func(f ServeFlags) bool { return f.Port == 2 }},
 		{name: "--config beats the default file", file: `{"ping-interval": "15s"}`, extra: `{"ping-interval": "7s"}`,
 			check: func(f ServeFlags) bool { return f.PingInterval == 7*time.Second }},
+		{name: "cluster in the file", file: `{"redis": "redis://10.0.0.5:6380/2", "node-id": "mpmd-b", "redis-maxlen": 5000, "redis-dedup-ttl": "1h"}`,
+			check: func(f ServeFlags) bool {
+				return f.Redis == "redis://10.0.0.5:6380/2" && f.NodeID == "mpmd-b" && f.RedisMaxLen == 5000 && f.RedisDedupTTL == time.Hour
+			}},
+		{name: "cluster defaults", check: func(f ServeFlags) bool {
+			return f.Redis == "" && f.RedisMaxLen == 250_000 && f.RedisDedupTTL == 24*time.Hour
+		}},
 		{name: "unknown key", file: `{"ping-intervall": "15s"}`, parse: `names "ping-intervall", which is no setting`},
 		{name: "not an object", file: `[1]`, parse: "must be one JSON object"},
 		{name: "bad value", file: `{"ping-interval": 5}`, parse: "--ping-interval"},

@@ -177,6 +177,14 @@ func (c *StatusCmd) Run(env *Env) error {
 	if r, ok := h["reason"]; ok {
 		fmt.Fprintf(env.Stdout, "  degraded: %v\n", r)
 	}
+	if cl, ok := h["cluster"].(map[string]any); ok {
+		reach := "reachable"
+		if cl["redis_reachable"] != true {
+			reach = "NOT reachable"
+		}
+		fmt.Fprintf(env.Stdout, "  cluster node %v: Redis %v %s; applied seq %v of %v (lag %v), outbox %v\n",
+			cl["node_id"], cl["redis"], reach, cl["applied_seq"], cl["head_seq"], cl["lag"], cl["outbox"])
+	}
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/adminui"
+	"github.com/mpm-dev/mpm/pkg/cluster"
 	"github.com/mpm-dev/mpm/pkg/dashboard"
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/mpm-dev/mpm/pkg/paths"
@@ -213,7 +214,19 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 	if watcher != nil {
 		cfg.Transcripts = watcher
 	}
+	var clog *cluster.Log
+	if c.Redis != "" {
+		if clog, err = c.openCluster(ctx, st, port, log); err != nil {
+			ln.Close()
+			return err
+		}
+		defer clog.Close() // before the store closes: it may write the outbox
+		cfg.Log = clog
+	}
 	srv = server.New(cfg, st, log)
+	if clog != nil {
+		srv.Registry().MustRegister(clog.Collectors()...)
+	}
 	spooled := prometheus.NewCounter(prometheus.CounterOpts{Name: "mpmd_spool_events_delivered_total",
 		Help: "Events mpm-hook spooled while mpmd was down, delivered by mpmd at start."})
 	srv.Registry().MustRegister(spooled)
@@ -262,6 +275,26 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 	err = srv.Run(ctx, ln)
 	log.Info("mpmd stopped", "stored_events", st.Count(), "last_seq", st.LastSeq())
 	return err
+}
+
+// openCluster joins the cluster whose log is in --redis.
+func (c *RunCmd) openCluster(ctx context.Context, st *store.Store, port int, log *slog.Logger) (*cluster.Log, error) {
+	if st.Path() == store.Memory {
+		return nil, errors.New("--redis needs a store on disk (--db): a node resumes the cluster log from its store's last seq")
+	}
+	node := c.NodeID
+	if node == "" {
+		h, _ := os.Hostname()
+		node = net.JoinHostPort(h, strconv.Itoa(port))
+	}
+	l, err := cluster.Open(ctx, cluster.Config{
+		URL: c.Redis, NodeID: node, MaxLen: c.RedisMaxLen, DedupTTL: c.RedisDedupTTL, Logger: log,
+	}, st)
+	if err != nil {
+		return nil, fmt.Errorf("cannot join the cluster: %w", err)
+	}
+	log.Info("cluster node", "node_id", node, "redis", l.Status().Redis, "applied_seq", l.Status().AppliedSeq, "outbox", l.Status().Outbox)
+	return l, nil
 }
 
 func displayHost(h string) string {

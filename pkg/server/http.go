@@ -104,6 +104,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if reason := s.Degraded(); reason != "" {
 		h["reason"] = reason
 	}
+	if s.cfg.Log != nil {
+		h["cluster"] = s.cfg.Log.Health()
+	}
 	if sess, ok := s.sessions.Latest(); ok {
 		h["session_id"] = sess.ID
 		h["claude_status"] = sess.Status

@@ -17,6 +17,9 @@ type Result struct {
 	Seq       int64  `json:"seq"`
 	EventID   string `json:"event_id"`
 	Duplicate bool   `json:"duplicate"`
+	// Pending: a cluster node took the event into its outbox while Redis
+	// was out of reach; it gets its seq (0 here) when it is forwarded.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // ErrShuttingDown is returned for events that arrive while mpmd stops.
@@ -38,6 +41,7 @@ type request struct {
 	ev      *event.Event
 	derived *derivedBatch
 	direct  *direct
+	applied []*event.Event // consumed from the cluster log, seqs set (eventlog.go)
 	done    chan response
 	cb      func(Result, error) // instead of done: called by the pipeline
 }
@@ -123,6 +127,10 @@ func (s *Server) submit(ctx context.Context, r *request) (Result, error) {
 func (s *Server) enqueue(ctx context.Context, r *request) error {
 	if s.closing.Load() {
 		return ErrShuttingDown
+	}
+	if s.cfg.Log != nil && r.ev != nil {
+		s.appendToLog(r) // the cluster log gives the seq (eventlog.go)
+		return nil
 	}
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
@@ -279,7 +287,30 @@ func (s *Server) process(batch []*request) {
 	m := s.metrics
 	for i, r := range batch {
 		if r.direct != nil {
-			out = append(out, delivery{direct: r.direct, ev: &event.Event{Seq: tx.Reserve()}})
+			seq := tx.Head() // cluster mode: a seq of its own would be the log's
+			if s.cfg.Log == nil {
+				seq = tx.Reserve()
+			}
+			out = append(out, delivery{direct: r.direct, ev: &event.Event{Seq: seq}})
+			continue
+		}
+		if r.applied != nil {
+			for _, ev := range r.applied {
+				if ev.Seq <= tx.Head() {
+					continue // applied before (the log read again)
+				}
+				dup, err := tx.AppendAt(ctx, ev)
+				if err != nil {
+					tx.Rollback()
+					fail(err)
+					return
+				}
+				if dup {
+					m.dup.WithLabelValues(ev.Namespace).Inc()
+					continue
+				}
+				out = append(out, delivery{ev: ev})
+			}
 			continue
 		}
 		if r.derived != nil {

@@ -47,6 +47,7 @@ type Config struct {
 
 	Pricer      session.Pricer     // prices API usage for the session model (nil: costs unknown unless Claude Code reports them)
 	Transcripts TranscriptFollower // told of every transcript a session names (nil: none are read)
+	Log         EventLog           // the cluster log (pkg/cluster) that gives seqs; nil: the local store does (eventlog.go)
 
 	// Engine.IO and Socket.IO transport settings (0: the default named).
 	PingInterval   time.Duration // between the server's pings (DefaultPingInterval)
@@ -169,6 +170,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- hs.Serve(ln) }()
 
 	var wg sync.WaitGroup
+	if s.cfg.Log != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.runLog(bg) }()
+	}
 	wg.Add(5)
 	go func() { defer wg.Done(); s.runAdmin(bg) }()
 	go func() { defer wg.Done(); s.followSessions(bg, sub, head) }()

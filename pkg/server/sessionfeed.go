@@ -129,6 +129,16 @@ func (s *Server) applyToModel(ctx context.Context, evs []*event.Event, watermark
 }
 
 func (s *Server) storeDerived(ctx context.Context, b *derivedBatch) error {
+	if s.cfg.Log != nil {
+		// Cluster mode: every node derives the same events from the same
+		// history and offers them to the log, whose event_id
+		// de-duplication keeps the first; they come back through the log
+		// like any event. Only derived_seq moves here.
+		if err := s.logDerived(ctx, b.evs); err != nil {
+			return err
+		}
+		b = &derivedBatch{source: b.source}
+	}
 	_, err := s.submit(ctx, &request{derived: b, done: make(chan response, 1)})
 	return err
 }

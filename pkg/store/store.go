@@ -52,6 +52,15 @@ CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
 	value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+	pos        INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id   TEXT    NOT NULL UNIQUE,
+	namespace  TEXT    NOT NULL,
+	event      TEXT    NOT NULL,
+	ts_ms      INTEGER NOT NULL,
+	session_id TEXT    NOT NULL DEFAULT '',
+	data       TEXT    NOT NULL
+);
 `
 
 // Store is an open event store. Its methods are safe for concurrent use,
@@ -205,6 +214,37 @@ func (t *Tx) Append(ctx context.Context, ev *event.Event) (duplicate bool, err e
 	ev.Seq = seq
 	return false, nil
 }
+
+// AppendAt stores ev with the seq it already has (ev.Seq > 0), given by
+// another source of seqs: the cluster log (pkg/cluster). The batch's head
+// moves to ev.Seq, so LastSeq follows the log. If an event with the same
+// event_id is already stored, nothing is written and duplicate is true
+// (ev.Seq is left as it is: the log's seq is still passed, and recorded as
+// the head).
+func (t *Tx) AppendAt(ctx context.Context, ev *event.Event) (duplicate bool, err error) {
+	if ev.Seq <= t.next {
+		return false, fmt.Errorf("store event: seq %d is not after the store's last seq %d", ev.Seq, t.next)
+	}
+	data, err := event.AppendJSON(t.buf[:0], ev.Data)
+	t.buf = data
+	if err != nil {
+		return false, fmt.Errorf("encode event data: %w", err)
+	}
+	res, err := t.ins.ExecContext(ctx, ev.Seq, ev.ID, ev.Namespace, ev.Name, ev.Time.UnixMilli(), ev.SessionID, string(data))
+	if err != nil {
+		return false, fmt.Errorf("store event: %w", err)
+	}
+	t.next = ev.Seq
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.reserved = true // a seq no stored event has: write it down
+		return true, nil
+	}
+	t.added++
+	return false, nil
+}
+
+// Head is the last seq handed out so far, in this batch or before it.
+func (t *Tx) Head() int64 { return t.next }
 
 // Reserve hands out a seq that no stored event will ever have, for events
 // that are delivered but not stored (status replies, heartbeats). It keeps
