@@ -84,8 +84,10 @@ test('log in, namespaces, sockets with their handshake, live connect and disconn
 
   await login(page, PASSWORD);
   await connected(page);
-  // The session id is kept: a reload logs in without the form.
-  assert.match(await page.evaluate(() => localStorage.getItem('session_id')), /^[0-9a-f]{32}$/);
+  // The session id is kept: a reload logs in without the form. The UI
+  // stores it when mpmd's "session" event arrives, which can come after the
+  // page shows it is connected.
+  await waitFor(async () => /^[0-9a-f]{32}$/.test(await page.evaluate(() => localStorage.getItem('session_id')) ?? ''), { what: 'the session id in local storage' });
 
   // The dashboard's namespaces card: the eight, with /hook's one socket.
   for (const ns of ['/system', '/session', '/claude', '/agent', '/hook', '/todo', '/memory', '/log']) {
