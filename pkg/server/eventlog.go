@@ -70,18 +70,7 @@ func (s *Server) logDerived(ctx context.Context, evs []*event.Event) error {
 	for _, ev := range evs {
 		s.cfg.Log.Append(ev, func(_ int64, _, _ bool, err error) { errs <- err })
 	}
-	var first error
-	for range evs {
-		select {
-		case err := <-errs:
-			if err != nil && first == nil {
-				first = err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return first
+	return firstError(ctx, errs, len(evs))
 }
 
 // runLog consumes the cluster log until ctx ends, from the store's head.

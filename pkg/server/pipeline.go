@@ -161,8 +161,14 @@ func (s *Server) IngestBatch(ctx context.Context, evs []*event.Event) error {
 			errs <- err
 		}
 	}
+	return firstError(ctx, errs, len(evs))
+}
+
+// firstError waits for n results on errs and returns the first error among
+// them (nil when all are nil), or ctx's error once ctx ends.
+func firstError(ctx context.Context, errs <-chan error, n int) error {
 	var first error
-	for range evs {
+	for range n {
 		select {
 		case err := <-errs:
 			if err != nil && first == nil {

@@ -18,20 +18,12 @@ const (
 	DefaultConnectTimeout = broadcast.DefaultConnectTimeout
 )
 
-// withTransportDefaults fills the transport settings left at zero.
+// withTransportDefaults fills the transport settings left at zero: the
+// hub's own defaults (broadcast.Config.WithDefaults), and the request timeout.
 func (c Config) withTransportDefaults() Config {
-	if c.PingInterval <= 0 {
-		c.PingInterval = DefaultPingInterval
-	}
-	if c.PingTimeout <= 0 {
-		c.PingTimeout = DefaultPingTimeout
-	}
-	if c.MaxPayload <= 0 {
-		c.MaxPayload = DefaultMaxPayload
-	}
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = DefaultConnectTimeout
-	}
+	b := broadcast.Config{PingInterval: c.PingInterval, PingTimeout: c.PingTimeout,
+		MaxPayload: c.MaxPayload, ConnectTimeout: c.ConnectTimeout}.WithDefaults()
+	c.PingInterval, c.PingTimeout, c.MaxPayload, c.ConnectTimeout = b.PingInterval, b.PingTimeout, b.MaxPayload, b.ConnectTimeout
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
