@@ -8,7 +8,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -119,16 +118,12 @@ func dialOnce(ctx context.Context, t target, baseURL, ns string, o DialOptions) 
 		}
 		return fmt.Errorf("connect to %s%s: %s: %w", baseURL, ns, stage, err)
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", t.addr)
+	nc, err := dialTCP(ctx, t)
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("%w: nothing listens at %s (%v)", ErrNoDaemon, t.host, err)
+		if errors.Is(err, ErrNoDaemon) {
+			return nil, err
 		}
 		return nil, fail(err)
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
 	}
 	stop := deadlineFromContext(ctx, nc)
 	ok := false

@@ -38,21 +38,34 @@ func DialPost(ctx context.Context, baseURL string) (*PostConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", t.addr)
+	nc, err := dialTCP(ctx, t)
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("%w: nothing listens at %s (%v)", ErrNoDaemon, t.host, err)
+		if errors.Is(err, ErrNoDaemon) {
+			return nil, err
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("connect to %s: %w", baseURL, ctx.Err())
 		}
 		return nil, fmt.Errorf("connect to %s: %w", baseURL, err)
 	}
+	return &PostConn{t: t, baseURL: baseURL, nc: nc}, nil
+}
+
+// dialTCP opens a TCP connection to t with Nagle off; a refused connection
+// wraps ErrNoDaemon.
+func dialTCP(ctx context.Context, t target) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", t.addr)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%w: nothing listens at %s (%v)", ErrNoDaemon, t.host, err)
+		}
+		return nil, err
+	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return &PostConn{t: t, baseURL: baseURL, nc: nc}, nil
+	return nc, nil
 }
 
 // Close closes the connection; Post does too.
