@@ -165,6 +165,10 @@ type ack struct {
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
+// exportClient reads whole histories: after a flood of a minute, 150,000
+// events and more, longer than httpClient's bound under -race.
+var exportClient = &http.Client{Timeout: 3 * time.Minute}
+
 // emit posts one event; an error is what a producer would retry on.
 func emit(d *mpmdtest.Daemon, ns, name string, data map[string]any) (ack, error) {
 	body, _ := json.Marshal(map[string]any{"namespace": ns, "event": name, "data": data})
@@ -196,7 +200,7 @@ type stored struct {
 // export reads every event a node stores, in seq order.
 func export(t testing.TB, d *mpmdtest.Daemon, query string) []stored {
 	t.Helper()
-	resp, err := httpClient.Get(d.URL + "/api/events?format=jsonl&" + query)
+	resp, err := exportClient.Get(d.URL + "/api/events?format=jsonl&" + query)
 	if err != nil {
 		t.Fatalf("GET /api/events: %v", err)
 	}
@@ -261,18 +265,22 @@ func converged(t testing.TB, ds []*mpmdtest.Daemon, timeout time.Duration) []sto
 	t.Helper()
 	var evs [][]stored
 	same := func() bool {
+		// Nothing on its way and every node at the same seq (cheap, from
+		// /health) before the exports, which are long after a flood.
+		var applied any
+		for i, d := range ds {
+			c := clusterHealth(t, d)
+			if c["lag"] != 0.0 || c["outbox"] != 0.0 || (i > 0 && c["applied_seq"] != applied) {
+				return false
+			}
+			applied = c["applied_seq"]
+		}
 		evs = evs[:0]
 		for _, d := range ds {
 			evs = append(evs, export(t, d, ""))
 		}
 		for _, e := range evs[1:] {
 			if !sameEvents(evs[0], e) {
-				return false
-			}
-		}
-		// and nothing is on its way
-		for _, d := range ds {
-			if c := clusterHealth(t, d); c["lag"] != 0.0 || c["outbox"] != 0.0 {
 				return false
 			}
 		}
