@@ -119,7 +119,7 @@ func testDiskFull(t *testing.T, breakStore func(t *testing.T, d *mpmdtest.Daemon
 		_, id := d.Emit(t, "hook", "before", map[string]any{"event_id": fmt.Sprintf("fault-df-before-%d", i)})
 		acked[id] = true
 	}
-	prod, err := client.Dial(ctx, d.URL, "/hook", client.DialOptions{Producer: true, ConnectTimeout: 3 * time.Second, Retries: 2})
+	prod, err := client.Dial(ctx, d.URL, "/hook", client.DialOptions{Producer: true, ConnectTimeout: 10 * time.Second, Retries: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func flood(t *testing.T, ctx context.Context, wg *sync.WaitGroup, d *mpmdtest.Da
 	data func(id string, i int) map[string]any, next func(emitResult) bool) {
 	t.Helper()
 	for p := 0; p < sio; p++ {
-		c, err := client.Dial(ctx, d.URL, "/hook", client.DialOptions{Producer: true, ConnectTimeout: 3 * time.Second, Retries: 2})
+		c, err := client.Dial(ctx, d.URL, "/hook", client.DialOptions{Producer: true, ConnectTimeout: 10 * time.Second, Retries: 2})
 		if err != nil {
 			t.Fatalf("producer %d: %v", p, err)
 		}
