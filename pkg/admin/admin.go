@@ -10,7 +10,9 @@
 // (bcrypt basic auth, mpmd's token, session ids), the config and
 // server_stats messages, the development-mode event feed and the actions
 // emit, join, leave and _disconnect with their namespace-wide forms — and
-// no Socket.IO library code.
+// no Socket.IO library code. In a cluster the Host is a ClusterHost
+// (pkg/cluster's AdminHost): the socket list, the live feed, the other
+// nodes' server_stats and the actions span every node.
 package admin
 
 import (
