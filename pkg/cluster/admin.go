@@ -55,6 +55,7 @@ const (
 	adminMaxMessage     = 32 << 20                  // bytes of one message read
 	adminAnswering      = 4                         // socket lists being answered at once
 	adminLogEvery       = 10 * time.Second          // one log line per kind of rejected message
+	adminMaxPeers       = 256                       // nodes one node keeps track of
 )
 
 // AdminConfig is how a node takes part in the cluster's Admin UI.
@@ -65,7 +66,8 @@ type AdminConfig struct {
 	// Feed shares the live feed of sockets, rooms and events (the Admin
 	// UI's development mode); server_stats is shared either way.
 	Feed bool
-	// Timeout of a socket list (0: DefaultAdminTimeout).
+	// Timeout of a socket list (0: DefaultAdminTimeout; mpmd run
+	// --redis-admin-timeout).
 	Timeout time.Duration
 }
 
@@ -514,6 +516,11 @@ func (h *AdminHost) handle(channel, payload string) {
 func (h *AdminHost) onBeat(m *adminMsg) {
 	h.mu.Lock()
 	p := h.peers[m.Node]
+	if p == nil && len(h.peers) >= adminMaxPeers {
+		h.mu.Unlock()
+		h.reject("peers", m.Node, fmt.Errorf("ignoring a node's heartbeat: this node already keeps track of %d nodes", adminMaxPeers))
+		return
+	}
 	if p == nil {
 		p = &adminPeer{}
 		h.peers[m.Node] = p

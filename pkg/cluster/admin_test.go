@@ -360,3 +360,31 @@ func TestAdminNodeGoneIsNotWaitedFor(t *testing.T) {
 		t.Errorf("the list waited %v for a node that said bye", took)
 	}
 }
+
+// A flood of heartbeats of made-up nodes is bounded: the node keeps track
+// of adminMaxPeers at most, says so, and its own peers still count.
+func TestAdminPeersBounded(t *testing.T) {
+	url, _, _ := testRedis(t)
+	a := startAdminNode(t, url, "A", 1, AdminConfig{})
+	b := startAdminNode(t, url, "B", 1, AdminConfig{})
+	peersKnown(t, a, b)
+	rc := rawClient(t, url)
+	pipe := rc.Pipeline()
+	for i := 0; i < adminMaxPeers+50; i++ {
+		m, _ := json.Marshal(adminMsg{V: adminVersion, T: "hb", Node: fmt.Sprintf("fake-%d", i), Inst: "x"})
+		pipe.Publish(context.Background(), DefaultPrefix+"admin:all", m)
+	}
+	if _, err := pipe.Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A to refuse more peers", func() bool { return strings.Contains(a.out.String(), "already keeps track of 256 nodes") })
+	a.ah.mu.Lock()
+	n := len(a.ah.peers)
+	a.ah.mu.Unlock()
+	if n > adminMaxPeers {
+		t.Errorf("A keeps %d peers", n)
+	}
+	if a.ah.live("B") == nil {
+		t.Error("A forgot B")
+	}
+}

@@ -223,10 +223,15 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		}
 		defer clog.Close() // before the store closes: it may write the outbox
 		cfg.Log = clog
+		if c.RedisAdminWait <= 0 {
+			ln.Close()
+			return fmt.Errorf("--redis-admin-timeout must be above 0, got %v", c.RedisAdminWait)
+		}
 		if adminCfg != nil {
 			// The Admin UI sees and acts on every node (docs/ADMIN.md);
 			// each node is one server in its list, by node id.
-			ah := clog.AdminHost(cluster.AdminConfig{Readonly: adminCfg.Readonly, Feed: adminCfg.Mode != admin.ModeProduction})
+			ah := clog.AdminHost(cluster.AdminConfig{
+				Readonly: adminCfg.Readonly, Feed: adminCfg.Mode != admin.ModeProduction, Timeout: c.RedisAdminWait})
 			defer ah.Close() // before the log closes: it tells the others
 			cfg.AdminCluster = ah.Wrap
 			if adminCfg.ServerID == "" {

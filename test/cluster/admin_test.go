@@ -156,8 +156,10 @@ func argStr(l sioLine, i int) string {
 // that one — all with the official Node client on both sides.
 func TestAdminUISeesEveryNode(t *testing.T) {
 	r := startRedis(t)
-	ds := nodes(t, r, 3)
-	a, b, c := ds[0], ds[1], ds[2]
+	// The socket list waits up to 5 s here, not 500 ms: the machine that
+	// runs the suite may be loaded (it answers as soon as all answered).
+	wait := mpmdtest.WithArgs("--redis-admin-timeout", "5s")
+	a, b, c := node(t, r, "A", wait), node(t, r, "B", wait), node(t, r, "C", wait)
 
 	onB := startSIOClient(t, b, "/log", "client on B")
 	bID := onB.id()
@@ -260,4 +262,54 @@ func TestAdminUISeesEveryNode(t *testing.T) {
 	}); n != 1 {
 		t.Errorf("socket_connected of C's socket arrived %d times", n)
 	}
+}
+
+// A readonly node's Admin UI acts nowhere: what it sends reaches no node's
+// sockets. A non-readonly node's Admin UI acts on every node, the readonly
+// one included (readonly is about that node's UI, as with the reference).
+func TestAdminUIReadonlyNodeActsNowhere(t *testing.T) {
+	r := startRedis(t)
+	a := node(t, r, "A", mpmdtest.WithArgs("--admin-readonly"))
+	b := node(t, r, "B")
+	onA := startSIOClient(t, a, "/log", "client on A")
+	onB := startSIOClient(t, b, "/log", "client on B")
+	aID, bID := onA.id(), onB.id()
+
+	roAdm := startSIOClient(t, a, "/admin", "admin on readonly A")
+	cfg := roAdm.find("config", 10*time.Second, isEv("config"))
+	if s := fmt.Sprint(cfg.Args); strings.Contains(s, "EMIT") || strings.Contains(s, "DISCONNECT") {
+		t.Errorf("the readonly node offers actions: %s", s)
+	}
+	roAdm.find("B's server_stats", 15*time.Second, func(l sioLine) bool {
+		m, _ := firstMap(l)
+		return l.Ev == "server_stats" && m["serverId"] == "B"
+	})
+	roAdm.send("emit", "/log", bID, "from_readonly", 1)
+	roAdm.send("emit", "/log", nil, "from_readonly", 2)
+	roAdm.send("_disconnect", "/log", false, bID)
+
+	adm := startSIOClient(t, b, "/admin", "admin on B")
+	adm.find("A's server_stats", 15*time.Second, func(l sioLine) bool {
+		m, _ := firstMap(l)
+		return l.Ev == "server_stats" && m["serverId"] == "A"
+	})
+	adm.send("emit", "/log", aID, "from_b", 3)
+	onA.find("B's Admin UI emit", 10*time.Second, isEv("from_b"))
+	time.Sleep(500 * time.Millisecond)
+	for _, c := range []*sioClient{onA, onB} {
+		if n := c.count(isEv("from_readonly")); n != 0 {
+			t.Errorf("%s got %d emits of the readonly node's Admin UI", c.name, n)
+		}
+		if n := c.count(func(l sioLine) bool { return l.Disconnected != "" }); n != 0 {
+			t.Errorf("%s was disconnected by the readonly node's Admin UI", c.name)
+		}
+	}
+}
+
+func firstMap(l sioLine) (map[string]any, bool) {
+	if len(l.Args) == 0 {
+		return nil, false
+	}
+	m, ok := l.Args[0].(map[string]any)
+	return m, ok
 }
