@@ -105,7 +105,7 @@ type adminNode struct {
 	out   *syncBuf
 }
 
-func startAdminNode(t *testing.T, url, id string, socks int, cfg AdminConfig) *adminNode {
+func startAdminNode(t testing.TB, url, id string, socks int, cfg AdminConfig) *adminNode {
 	t.Helper()
 	out := &syncBuf{}
 	l, err := Open(context.Background(), Config{URL: url, NodeID: id, Logger: slog.New(slog.NewTextHandler(out, nil))}, openStore(t))
@@ -120,7 +120,7 @@ func startAdminNode(t *testing.T, url, id string, socks int, cfg AdminConfig) *a
 }
 
 // peersKnown waits until every node has heard every other's heartbeat.
-func peersKnown(t *testing.T, ns ...*adminNode) {
+func peersKnown(t testing.TB, ns ...*adminNode) {
 	t.Helper()
 	waitFor(t, "every node to know the others", func() bool {
 		for _, a := range ns {
@@ -134,7 +134,7 @@ func peersKnown(t *testing.T, ns ...*adminNode) {
 	})
 }
 
-func rawClient(t *testing.T, url string) *redis.Client {
+func rawClient(t testing.TB, url string) *redis.Client {
 	t.Helper()
 	opts, err := redis.ParseURL(url)
 	if err != nil {
@@ -386,5 +386,21 @@ func TestAdminPeersBounded(t *testing.T) {
 	}
 	if a.ah.live("B") == nil {
 		t.Error("A forgot B")
+	}
+}
+
+// BenchmarkAdminSockets: one socket list across three nodes of 1,000
+// sockets each (go test ./pkg/cluster -run '^$' -bench AdminSockets).
+func BenchmarkAdminSockets(b *testing.B) {
+	url, _, _ := testRedis(b)
+	a := startAdminNode(b, url, "A", 1000, AdminConfig{})
+	n2 := startAdminNode(b, url, "B", 1000, AdminConfig{})
+	n3 := startAdminNode(b, url, "C", 1000, AdminConfig{})
+	peersKnown(b, a, n2, n3)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if n := len(a.ah.Sockets()); n != 3000 {
+			b.Fatalf("%d sockets", n)
+		}
 	}
 }

@@ -151,9 +151,10 @@ func argStr(l sioLine, i int) string {
 }
 
 // The Admin UI on node A of three sees every node (each one server in its
-// list), every node's sockets, a socket's connection and disconnection on
-// node C, and its emit and _disconnect reach a socket on node C, and only
-// that one — all with the official Node client on both sides.
+// list), every node's sockets, a socket's connection, event and
+// disconnection on node C, and its emit and _disconnect reach a socket on
+// node C, and only that one — all with the official Node client on both
+// sides.
 func TestAdminUISeesEveryNode(t *testing.T) {
 	r := startRedis(t)
 	// The socket list waits up to 5 s here, not 500 ms: the machine that
@@ -220,6 +221,16 @@ func TestAdminUISeesEveryNode(t *testing.T) {
 	if m := conn.Args[0].(map[string]any); m["nsp"] != "/log" || m["transport"] != "websocket" {
 		t.Errorf("socket_connected %v", m)
 	}
+
+	// What C's socket sends is in A's live feed.
+	onC.send("hello_from_c", map[string]any{"n": 1})
+	adm.find("event_received of C's socket", 10*time.Second, func(l sioLine) bool {
+		if l.Ev != "event_received" || argStr(l, 0) != "/log" || argStr(l, 1) != cID || len(l.Args) < 3 {
+			return false
+		}
+		ev, _ := l.Args[2].([]any)
+		return len(ev) > 0 && ev[0] == "hello_from_c"
+	})
 
 	// emit to C's socket alone, issued on A.
 	adm.send("emit", "/log", cID, "admin_note", map[string]any{"text": "hi from A"})
