@@ -293,14 +293,21 @@ func (h *AdminHost) beats(ctx context.Context) {
 	defer h.wg.Done()
 	t := time.NewTicker(adminBeat)
 	defer t.Stop()
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			h.expire()
-			if err := h.sendNow(h.chAll, h.heartbeat(false)); err != nil {
-				h.reject("heartbeat", "", fmt.Errorf("cannot publish this node's heartbeat: %w", err))
+			err := h.sendNow(h.chAll, h.heartbeat(false))
+			switch {
+			case err != nil && !failing:
+				failing = true
+				h.log.Warn("cluster Admin UI: cannot publish this node's heartbeat; the other nodes' Admin UI will not show it until Redis answers", "err", err)
+			case err == nil && failing:
+				failing = false
+				h.log.Info("cluster Admin UI: heartbeats published again")
 			}
 		case <-h.beat:
 			_ = h.sendNow(h.chAll, h.heartbeat(false))

@@ -404,3 +404,26 @@ func BenchmarkAdminSockets(b *testing.B) {
 		}
 	}
 }
+
+// While Redis is away the socket list is this node's (quickly, with a log
+// line); when Redis is back the nodes find each other again.
+func TestAdminAcrossRedisRestart(t *testing.T) {
+	url, start, stop := testRedis(t)
+	a := startAdminNode(t, url, "A", 1, AdminConfig{})
+	b := startAdminNode(t, url, "B", 1, AdminConfig{})
+	peersKnown(t, a, b)
+	stop()
+	begin := time.Now()
+	if got := ids(a.ah.Sockets()); got != "A-0" {
+		t.Errorf("sockets with Redis away: %s", got)
+	}
+	if took := time.Since(begin); took > 3*time.Second {
+		t.Errorf("the list took %v with Redis away", took)
+	}
+	waitFor(t, "A to say why", func() bool { return strings.Contains(a.out.String(), "cannot ask the other nodes") || strings.Contains(a.out.String(), "did not answer") })
+	start()
+	waitFor(t, "the socket list to span both nodes again", func() bool {
+		peersKnown(t, a, b)
+		return ids(a.ah.Sockets()) == "A-0,B-0"
+	})
+}
