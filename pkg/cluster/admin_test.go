@@ -420,7 +420,9 @@ func TestAdminAcrossRedisRestart(t *testing.T) {
 	if took := time.Since(begin); took > 3*time.Second {
 		t.Errorf("the list took %v with Redis away", took)
 	}
-	waitFor(t, "A to say why", func() bool { return strings.Contains(a.out.String(), "cannot ask the other nodes") || strings.Contains(a.out.String(), "did not answer") })
+	waitFor(t, "A to say why", func() bool {
+		return strings.Contains(a.out.String(), "cannot ask the other nodes") || strings.Contains(a.out.String(), "did not answer")
+	})
 	start()
 	waitFor(t, "the socket list to span both nodes again", func() bool {
 		peersKnown(t, a, b)
