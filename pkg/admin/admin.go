@@ -10,7 +10,9 @@
 // (bcrypt basic auth, mpmd's token, session ids), the config and
 // server_stats messages, the development-mode event feed and the actions
 // emit, join, leave and _disconnect with their namespace-wide forms — and
-// no Socket.IO library code.
+// no Socket.IO library code. In a cluster the Host is a ClusterHost
+// (pkg/cluster's AdminHost): the socket list, the live feed, the other
+// nodes' server_stats and the actions span every node.
 package admin
 
 import (
@@ -137,6 +139,7 @@ const (
 	EventReceived                      // Nsp, SocketID, Args (event name first)
 	EventSent                          // Nsp, SocketID, Args (event name first)
 	Aggregate                          // Type, SubType, Count: rawConnection, rawDisconnection (SubType the reason), packetsIn/Out, bytesIn/Out
+	ServerStats                        // Stats: another node's server_stats (a ClusterHost's), sent as it is
 )
 
 // Event is one thing that happened on the Socket.IO server. A Host must
@@ -154,6 +157,7 @@ type Event struct {
 	Type      string
 	SubType   string
 	Count     int
+	Stats     map[string]any
 }
 
 // ErrUnknownNamespace is what a Host answers for a namespace it does not
@@ -183,6 +187,27 @@ type Host interface {
 	Subscribe(fn func(Event)) (cancel func())
 }
 
+// ClusterHost is a Host that is one node of a cluster (pkg/cluster's
+// AdminHost, `mpmd run --redis`): Sockets lists every node's sockets, the
+// actions reach every node's, and Subscribe also reports the other nodes'
+// events and server_stats (ServerStats). Namespaces and Counts stay this
+// node's: each node's server_stats is its own, and the Admin UI adds them
+// up, as with the reference on a Redis adapter.
+type ClusterHost interface {
+	Host
+	// SubscribeLocal is Subscribe for this node's own events, without
+	// telling the other nodes that an Admin UI watches here: the Server
+	// takes its aggregated counts from it.
+	SubscribeLocal(fn func(Event)) (cancel func())
+	// PublishStats hands this node's periodic server_stats to the Admin
+	// UIs of the other nodes (while any is connected). It must not block.
+	PublishStats(stats map[string]any)
+	// OnRemoteWatch registers fn, called with true when an Admin UI
+	// connected to another node starts watching and with false when none
+	// is left; never from within a call to the ClusterHost.
+	OnRemoteWatch(fn func(watching bool))
+}
+
 // Conn is one connected admin socket.
 type Conn interface {
 	// Emit sends an event to the Admin UI; args are JSON values
@@ -200,9 +225,13 @@ type Server struct {
 	base     map[string]any // serverId, hostname, pid
 	started  time.Time
 
-	mu     sync.Mutex
-	conns  map[Conn]struct{}
-	cancel func() // of the Host subscription, while any Conn is connected
+	cluster ClusterHost // host, when it is one node of a cluster
+
+	mu        sync.Mutex
+	conns     map[Conn]struct{}
+	cancel    func() // of the Host subscription, while any Conn is connected
+	remote    bool   // cluster: an Admin UI of another node watches
+	aggCancel func() // cluster: of the SubscribeLocal one, while any Conn is connected or remote
 }
 
 // New makes the protocol for host; cfg must Validate.
@@ -239,7 +268,52 @@ func New(cfg Config, host Host) (*Server, error) {
 	if s.development() {
 		s.features = append(s.features, FeatureAllEvents)
 	}
+	if ch, ok := host.(ClusterHost); ok {
+		s.cluster = ch
+		ch.OnRemoteWatch(s.setRemote)
+	}
 	return s, nil
+}
+
+// setRemote is told whether an Admin UI of another node watches: this
+// node's aggregated counts are then gathered for its server_stats.
+func (s *Server) setRemote(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.remote = on
+	s.resubscribeLocked()
+}
+
+// resubscribeLocked holds the Host subscriptions the state asks for: the
+// full one while an admin socket is connected here; in a cluster, the
+// local one for the aggregated counts while one is connected here or on
+// another node (the full one's aggregated events are then left out, so
+// each is counted once).
+func (s *Server) resubscribeLocked() {
+	full := len(s.conns) > 0
+	if full && s.cancel == nil {
+		s.cancel = s.host.Subscribe(s.onHostEvent)
+	} else if !full && s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+	if s.cluster == nil {
+		return
+	}
+	agg := full || s.remote
+	if agg && s.aggCancel == nil {
+		s.aggCancel = s.cluster.SubscribeLocal(s.onLocalEvent)
+	} else if !agg && s.aggCancel != nil {
+		s.aggCancel()
+		s.aggCancel = nil
+	}
+}
+
+// onLocalEvent takes this node's aggregated counts (cluster only).
+func (s *Server) onLocalEvent(e Event) {
+	if e.Kind == Aggregate {
+		s.buf.push(e.Type, e.SubType, e.Count, e.Time)
+	}
 }
 
 func (s *Server) development() bool { return s.cfg.Mode == ModeDevelopment }
@@ -256,7 +330,11 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.broadcast("server_stats", s.stats())
+			st := s.stats()
+			s.broadcast("server_stats", st)
+			if s.cluster != nil {
+				s.cluster.PublishStats(st)
+			}
 		}
 	}
 }
@@ -270,9 +348,7 @@ func (s *Server) Run(ctx context.Context) {
 func (s *Server) Connect(c Conn, session string) (onEvent func(args []any), onClose func()) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
-	if s.cancel == nil {
-		s.cancel = s.host.Subscribe(s.onHostEvent)
-	}
+	s.resubscribeLocked()
 	s.mu.Unlock()
 	if session != "" {
 		c.Emit("session", session)
@@ -292,10 +368,7 @@ func (s *Server) Connect(c Conn, session string) (onEvent func(args []any), onCl
 		once.Do(func() {
 			s.mu.Lock()
 			delete(s.conns, c)
-			if len(s.conns) == 0 && s.cancel != nil {
-				s.cancel()
-				s.cancel = nil
-			}
+			s.resubscribeLocked()
 			s.mu.Unlock()
 		})
 	}
@@ -352,8 +425,16 @@ func (s *Server) statsWith(agg []any) map[string]any {
 // onHostEvent forwards what the Host reports: aggregated counts always,
 // the rest in development mode.
 func (s *Server) onHostEvent(e Event) {
-	if e.Kind == Aggregate {
-		s.buf.push(e.Type, e.SubType, e.Count, e.Time)
+	switch e.Kind {
+	case Aggregate:
+		if s.cluster == nil { // else onLocalEvent counts them
+			s.buf.push(e.Type, e.SubType, e.Count, e.Time)
+		}
+		return
+	case ServerStats:
+		if e.Stats != nil {
+			s.broadcast("server_stats", e.Stats)
+		}
 		return
 	}
 	if !s.development() {

@@ -505,3 +505,113 @@ func TestHashPassword(t *testing.T) {
 		t.Error("73-byte password hashed")
 	}
 }
+
+// clusterHost is a ClusterHost: its fakeHost is the full subscription
+// (this node's events and the others'), local the SubscribeLocal one.
+type clusterHost struct {
+	*fakeHost
+	local    *fakeHost
+	mu       sync.Mutex
+	stats    []map[string]any
+	remoteFn func(bool)
+}
+
+func (h *clusterHost) SubscribeLocal(fn func(admin.Event)) func() { return h.local.Subscribe(fn) }
+func (h *clusterHost) PublishStats(st map[string]any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stats = append(h.stats, st)
+}
+func (h *clusterHost) OnRemoteWatch(fn func(bool)) { h.remoteFn = fn }
+func (h *clusterHost) published() []map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]any(nil), h.stats...)
+}
+
+// this node's event, as a ClusterHost reports it to both subscriptions
+func (h *clusterHost) localEvent(e admin.Event) { h.fakeHost.publish(e); h.local.publish(e) }
+
+func runFor(t *testing.T, s *admin.Server, until func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !until() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+// On a cluster node: another node's server_stats reach the admin sockets
+// as they are (in production mode too); this node's server_stats are
+// published, their aggregated counts gathered once, also while only an
+// Admin UI of another node watches.
+func TestClusterHost(t *testing.T) {
+	for _, mode := range []string{admin.ModeDevelopment, admin.ModeProduction} {
+		t.Run(mode, func(t *testing.T) {
+			h := &clusterHost{fakeHost: &fakeHost{}, local: &fakeHost{}}
+			s, err := admin.New(admin.Config{StatsInterval: 30 * time.Millisecond, Mode: mode, ServerID: "A"}, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.remoteFn == nil {
+				t.Fatal("the Server did not ask to be told of remote Admin UIs")
+			}
+			// Only a remote Admin UI watches: the counts are gathered, nothing
+			// else is subscribed.
+			h.remoteFn(true)
+			if h.fakeHost.subscribers() != 0 || h.local.subscribers() != 1 {
+				t.Fatalf("subscriptions full %d local %d, want 0 1", h.fakeHost.subscribers(), h.local.subscribers())
+			}
+			sec := time.Unix(1700000000, 0)
+			h.localEvent(admin.Event{Kind: admin.Aggregate, Type: "rawConnection", Time: sec})
+			runFor(t, s, func() bool { return len(h.published()) >= 2 })
+			pub := h.published()
+			if len(pub) < 2 || pub[0]["serverId"] != "A" {
+				t.Fatalf("published stats %v", pub)
+			}
+			if agg := pub[0]["aggregatedEvents"].([]any); len(agg) != 1 || agg[0].(map[string]any)["count"] != 1 {
+				t.Errorf("aggregated events while watched remotely: %v", agg)
+			}
+			// An admin socket here: both subscriptions; a count reported on
+			// both is counted once; another node's server_stats are shown.
+			c := &fakeConn{}
+			_, onClose := s.Connect(c, "")
+			if h.fakeHost.subscribers() != 1 || h.local.subscribers() != 1 {
+				t.Fatalf("subscriptions full %d local %d, want 1 1", h.fakeHost.subscribers(), h.local.subscribers())
+			}
+			h.localEvent(admin.Event{Kind: admin.Aggregate, Type: "bytesIn", Count: 10, Time: sec})
+			h.fakeHost.publish(admin.Event{Kind: admin.ServerStats, Stats: map[string]any{"serverId": "B", "namespaces": []any{}}})
+			before := len(h.published())
+			runFor(t, s, func() bool { return len(h.published()) >= before+1 })
+			var fromB int
+			var bytesIn []any
+			for _, st := range c.events("server_stats") {
+				m := st[0].(map[string]any)
+				if m["serverId"] == "B" {
+					fromB++
+				}
+				agg, _ := m["aggregatedEvents"].([]any)
+				for _, a := range agg {
+					if a.(map[string]any)["type"] == "bytesIn" {
+						bytesIn = append(bytesIn, a)
+					}
+				}
+			}
+			if fromB != 1 {
+				t.Errorf("B's server_stats reached the admin socket %d times", fromB)
+			}
+			if len(bytesIn) != 1 || bytesIn[0].(map[string]any)["count"] != 10 {
+				t.Errorf("bytesIn counted as %v, want once, 10", bytesIn)
+			}
+			h.remoteFn(false)
+			onClose()
+			if h.fakeHost.subscribers() != 0 || h.local.subscribers() != 0 {
+				t.Errorf("subscriptions left: full %d local %d", h.fakeHost.subscribers(), h.local.subscribers())
+			}
+		})
+	}
+}

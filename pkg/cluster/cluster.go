@@ -16,7 +16,9 @@
 // Redis answers again. docs/SCALE.md has the design and each failure case.
 //
 // The pipeline (pkg/server) sees this package only through its EventLog
-// interface: Append and Run.
+// interface: Append and Run. AdminHost (admin.go) gives the Socket.IO Admin
+// UI of every node a view of, and actions on, every node's sockets, over
+// Redis pub/sub on the same connection.
 package cluster
 
 import (

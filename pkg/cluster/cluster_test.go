@@ -20,7 +20,7 @@ import (
 )
 
 // testRedis starts a redis-server of the test's own on a free loopback port.
-func testRedis(t *testing.T) (url string, start func(), stop func()) {
+func testRedis(t testing.TB) (url string, start func(), stop func()) {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -73,7 +73,7 @@ func testRedis(t *testing.T) (url string, start func(), stop func()) {
 	return fmt.Sprintf("redis://127.0.0.1:%d/0", port), start, stop
 }
 
-func openStore(t *testing.T) *store.Store {
+func openStore(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "events.db"))
 	if err != nil {
@@ -126,7 +126,7 @@ func (c *consumer) got() []*event.Event {
 	return append([]*event.Event(nil), c.evs...)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

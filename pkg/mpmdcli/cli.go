@@ -56,6 +56,7 @@ type ServeFlags struct {
 	RedisMaxLen    int64           `name:"redis-maxlen" help:"Entries the cluster log keeps in Redis (approximately; a node down longer than that misses the rest; -1: no trimming)." default:"250000"`
 	RedisDedupTTL  time.Duration   `name:"redis-dedup-ttl" help:"How long Redis remembers an event_id to drop a repeat cluster-wide (each node's store drops repeats for good)." default:"24h"`
 	NodeID         string          `name:"node-id" help:"This node's name in the cluster (default: host name and port)." placeholder:"NAME"`
+	RedisAdminWait time.Duration   `name:"redis-admin-timeout" help:"How long the Admin UI's socket list waits for the other nodes' answers; a node that has not answered by then is left out (docs/ADMIN.md)." default:"500ms"`
 
 	// The Socket.IO Admin UI at /admin/ (docs/ADMIN.md).
 	AdminUser         string `name:"admin-user" help:"User name of the Socket.IO Admin UI at /admin/ (with --admin-password-hash)." placeholder:"NAME"`

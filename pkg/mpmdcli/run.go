@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/admin"
 	"github.com/mpm-dev/mpm/pkg/adminui"
 	"github.com/mpm-dev/mpm/pkg/cluster"
 	"github.com/mpm-dev/mpm/pkg/dashboard"
@@ -222,6 +223,21 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		}
 		defer clog.Close() // before the store closes: it may write the outbox
 		cfg.Log = clog
+		if c.RedisAdminWait <= 0 {
+			ln.Close()
+			return fmt.Errorf("--redis-admin-timeout must be above 0, got %v", c.RedisAdminWait)
+		}
+		if adminCfg != nil {
+			// The Admin UI sees and acts on every node (docs/ADMIN.md);
+			// each node is one server in its list, by node id.
+			ah := clog.AdminHost(cluster.AdminConfig{
+				Readonly: adminCfg.Readonly, Feed: adminCfg.Mode != admin.ModeProduction, Timeout: c.RedisAdminWait})
+			defer ah.Close() // before the log closes: it tells the others
+			cfg.AdminCluster = ah.Wrap
+			if adminCfg.ServerID == "" {
+				adminCfg.ServerID = clog.Status().NodeID
+			}
+		}
 	}
 	srv = server.New(cfg, st, log)
 	if clog != nil {

@@ -42,8 +42,15 @@ func (s *Server) setupAdmin(cfg admin.Config) error {
 	if cfg.Token == "" {
 		cfg.Token = s.cfg.Token
 	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	h := &adminHost{s: s, subs: map[int]func(admin.Event){}}
-	proto, err := admin.New(cfg, h)
+	var host admin.Host = h
+	if s.cfg.AdminCluster != nil {
+		host = s.cfg.AdminCluster(h)
+	}
+	proto, err := admin.New(cfg, host)
 	if err != nil {
 		return err
 	}

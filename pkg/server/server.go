@@ -42,6 +42,10 @@ type Config struct {
 	// Admin UI out, with an error logged, when it does not.
 	Admin   *admin.Config
 	AdminUI http.Handler // nil serves a note on how to build it
+	// AdminCluster, in a cluster, wraps this node's Admin UI host into one
+	// that sees and acts on every node (pkg/cluster's AdminHost.Wrap); nil:
+	// this node alone.
+	AdminCluster func(local admin.Host) admin.Host
 
 	MaxBacklog int // packets waiting for one client before it is dropped (0: DefaultMaxBacklog)
 
