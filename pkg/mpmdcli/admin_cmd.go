@@ -40,25 +40,6 @@ func (f *ServeFlags) adminConfig() (*admin.Config, error) {
 	return cfg, nil
 }
 
-// adminArgs are the Admin UI's flags for `start`'s child (the hash goes in
-// its environment).
-func (f *ServeFlags) adminArgs() []string {
-	var args []string
-	if f.AdminUser != "" {
-		args = append(args, "--admin-user", f.AdminUser)
-	}
-	if f.AdminReadonly {
-		args = append(args, "--admin-readonly")
-	}
-	if f.AdminMode != "" {
-		args = append(args, "--admin-mode", f.AdminMode)
-	}
-	if f.NoAdmin {
-		args = append(args, "--no-admin")
-	}
-	return args
-}
-
 // AdminHashCmd prints a bcrypt hash of a password for --admin-password-hash.
 type AdminHashCmd struct {
 	Cost int `help:"bcrypt cost (4 to 31; each step doubles the time a login takes)." default:"10"`

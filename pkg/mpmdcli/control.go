@@ -48,30 +48,7 @@ func (c *StartCmd) Run(env *Env) error {
 	if err != nil {
 		return fmt.Errorf("cannot find the mpmd executable: %w", err)
 	}
-	args := []string{"run", "--port", strconv.Itoa(c.Port), "--host", c.Host, "--db", c.DB,
-		"--retention-age", c.RetentionAge.String(), "--retention-count", strconv.FormatInt(c.RetentionCount, 10),
-		"--heartbeat", c.Heartbeat.String(), "--log-level", c.LogLevel, "--max-backlog", strconv.Itoa(c.MaxBacklog),
-		"--ping-interval", c.PingInterval.String(), "--ping-timeout", c.PingTimeout.String(),
-		"--max-payload", strconv.FormatInt(c.MaxPayload, 10), "--connect-timeout", c.ConnectTimeout.String()}
-	for _, o := range c.corsOrigins() {
-		args = append(args, "--cors-origin", o)
-	}
-	if c.Insecure {
-		args = append(args, "--insecure")
-	}
-	if c.NoSpoolDrain {
-		args = append(args, "--no-spool-drain")
-	}
-	for _, d := range c.ClaudeProjects {
-		args = append(args, "--claude-projects", d)
-	}
-	if c.NoTranscripts {
-		args = append(args, "--no-transcripts")
-	}
-	if c.Pricing != "" {
-		args = append(args, "--pricing", c.Pricing)
-	}
-	args = append(args, c.adminArgs()...)
+	args := append([]string{"run"}, c.childArgs()...)
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return err
