@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -164,20 +165,20 @@ func (w *wsTransport) isClosed() bool {
 }
 
 // message reads the client's messages until the connection ends.
+//
+// Each message is handled on the goroutine that read it, and the wait for
+// the next one starts on a fresh goroutine: the library handles a message
+// (a namespace CONNECT above all) deep down the reader's stack, and a
+// goroutine's stack does not shrink below what it once needed until
+// several collections later, so an idle connection's reader would keep
+// 8 KiB or more instead of the ~2 KiB a read waiting in the poller needs
+// (docs/PERFORMANCE.md). A goroutine costs well under a microsecond; a
+// message's handling, tens.
 func (w *wsTransport) message() {
-	defer close(w.readerDone)
-	defer func() {
-		if !w.isClosed() {
-			w.socket.Emit("close")
-		}
-	}()
 	for {
-		if w.idleTimeout > 0 {
-			_ = w.socket.SetReadDeadline(time.Now().Add(w.idleTimeout))
-		}
-		mt, message, err := w.socket.NextReader()
+		mt, message, err := w.next()
 		if err != nil {
-			w._error(err)
+			w.readerEnd(err)
 			return
 		}
 		// gorilla's NextReader yields only text and binary messages (a
@@ -193,7 +194,26 @@ func (w *wsTransport) message() {
 		} else {
 			w.OnData(read)
 		}
+		go w.message()
+		return
 	}
+}
+
+// next waits for the client's next message.
+func (w *wsTransport) next() (int, io.Reader, error) {
+	if w.idleTimeout > 0 {
+		_ = w.socket.SetReadDeadline(time.Now().Add(w.idleTimeout))
+	}
+	return w.socket.NextReader()
+}
+
+// readerEnd ends the reader: the connection failed or closed.
+func (w *wsTransport) readerEnd(err error) {
+	w._error(err)
+	if !w.isClosed() {
+		w.socket.Emit("close")
+	}
+	close(w.readerDone)
 }
 
 // Send queues the packets of one engine flush. The transport stays
