@@ -28,13 +28,6 @@ const (
 	DefaultWSWriteBufferSize = 1024
 )
 
-// wsReadBufferSize is the read buffer every WebSocket connection holds for
-// its whole life, idle or not: enough for a frame header and a control
-// frame. A message's payload past what is buffered is read straight into
-// the message (bufio reads a large read directly), so a larger buffer
-// saves no system call on messages larger than it.
-const wsReadBufferSize = 256
-
 // wsWriteBuffers is the WebSocket connections' shared pool of write buffers.
 var wsWriteBuffers = &sync.Pool{}
 
@@ -140,7 +133,10 @@ func (s *server) HandleUpgrade(ctx *types.HttpContext) {
 		wsc := &types.WebSocketConn{EventEmitter: types.NewEventEmitter()}
 
 		ws := &websocket.Upgrader{
-			ReadBufferSize:  wsReadBufferSize,
+			// 0: gorilla reads through the hijacked connection's reader
+			// (the handler's http.Hijacker decides its size); its own
+			// would be another buffer of the connection's whole life
+			ReadBufferSize:  0,
 			WriteBufferSize: DefaultWSWriteBufferSize,
 			// a write buffer only while a message is written: an idle
 			// connection holds none (without a pool each holds its own)
