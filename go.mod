@@ -63,3 +63,4 @@ require (
 )
 
 replace github.com/zishang520/socket.io/servers/engine/v3 => ./third_party/socket.io-engine
+replace github.com/zishang520/socket.io/v3 => ./third_party/socket.io-v3

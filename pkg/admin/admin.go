@@ -321,7 +321,11 @@ func (s *Server) development() bool { return s.cfg.Mode == ModeDevelopment }
 // Features lists what config advertises.
 func (s *Server) Features() []string { return append([]string(nil), s.features...) }
 
-// Run sends server_stats every StatsInterval until ctx ends.
+// Run sends server_stats every StatsInterval until ctx ends. With no admin
+// socket connected here and, in a cluster, no Admin UI of another node
+// watching, it only drops the aggregated events of the interval: the stats
+// count every socket of the server (10,000 idle clients made that a fifth
+// of an idle mpmd's CPU, docs/PERFORMANCE.md).
 func (s *Server) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.StatsInterval)
 	defer t.Stop()
@@ -330,6 +334,10 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if !s.watched() {
+				s.buf.take()
+				continue
+			}
 			st := s.stats()
 			s.broadcast("server_stats", st)
 			if s.cluster != nil {
@@ -372,6 +380,14 @@ func (s *Server) Connect(c Conn, session string) (onEvent func(args []any), onCl
 			s.mu.Unlock()
 		})
 	}
+}
+
+// watched reports whether anyone gets server_stats: an admin socket of
+// this node or, in a cluster, an Admin UI of another node.
+func (s *Server) watched() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns) > 0 || s.remote
 }
 
 // broadcast sends one event to every admin socket.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,10 +33,11 @@ type call struct {
 }
 
 type fakeHost struct {
-	mu    sync.Mutex
-	calls []call
-	subs  map[int]func(admin.Event)
-	next  int
+	counts atomic.Int64 // Counts calls
+	mu     sync.Mutex
+	calls  []call
+	subs   map[int]func(admin.Event)
+	next   int
 }
 
 func (h *fakeHost) Namespaces() []admin.NamespaceInfo {
@@ -47,7 +49,10 @@ func (h *fakeHost) Sockets() []admin.SocketInfo {
 		Handshake: admin.Handshake{Address: "127.0.0.1", Headers: map[string]any{"user-agent": "test"}, Time: "now"}}}
 }
 
-func (h *fakeHost) Counts() admin.Counts { return admin.Counts{Clients: 3, PollingClients: 1} }
+func (h *fakeHost) Counts() admin.Counts {
+	h.counts.Add(1)
+	return admin.Counts{Clients: 3, PollingClients: 1}
+}
 
 func (h *fakeHost) record(c call) error {
 	h.mu.Lock()
@@ -448,6 +453,30 @@ func TestLiveFeed(t *testing.T) {
 	}
 	if len(a.events("room_joined")) != 2 || len(b.events("room_joined")) != 1 {
 		t.Errorf("after b left: a has %d room_joined (want 2), b %d (want 1)", len(a.events("room_joined")), len(b.events("room_joined")))
+	}
+}
+
+// With no admin socket connected, the periodic server_stats is not built:
+// it walks every socket of the server.
+func TestServerStatsIdleWithoutAdmins(t *testing.T) {
+	s, h := newServer(t, admin.Config{StatsInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	time.Sleep(150 * time.Millisecond)
+	if n := h.counts.Load(); n != 0 {
+		t.Errorf("server_stats built %d times with no admin socket", n)
+	}
+	c := &fakeConn{}
+	s.Connect(c, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(c.events("server_stats")) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := len(c.events("server_stats")); n < 3 {
+		t.Errorf("%d server_stats once an admin socket is connected, want ≥ 3", n)
 	}
 }
 

@@ -45,17 +45,20 @@ var extraCommands []kong.Option
 
 type compareCmd struct {
 	Mpmd       string        `default:"bin/mpmd" help:"mpmd binary."`
+	Baseline   string        `help:"Another mpmd binary (an older build), measured too as server mpmd-baseline: before and after in the same run."`
 	NodeScript string        `default:"bench/node-ref/server.js" help:"Reference Node server script (npm ci in its directory first)."`
 	Node       string        `default:"node" help:"Node.js binary."`
 	Quick      bool          `env:"BENCH_QUICK" help:"Seconds, not minutes: small N, short phases, small store."`
 	Pin        bool          `env:"BENCH_PIN" default:"true" negatable:"" help:"Pin the servers to CPU 1 (GOMAXPROCS=1 for mpmd) and expect the load generator on CPU 0 (run.sh does that)."`
 	Clients    []int         `default:"10,100,1000" help:"Fan-out client counts."`
+	Memory     []int         `default:"500,10000" help:"Idle clients held for the memory series (one server at a time)."`
+	Held       time.Duration `default:"60s" help:"How long the memory series holds its idle clients (heartbeat CPU over it; at least two ping intervals)."`
 	Growth     []int         `default:"10,100,500,1000,2000,5000" help:"Connected clients for the growth series."`
 	Phase      time.Duration `default:"5s" help:"Length of each sending phase."`
 	Store      int64         `default:"1000000" help:"Stored events to reach in the ingest series."`
 	StoreTime  time.Duration `default:"240s" help:"Longest time the store fill may take."`
 	Only       []string      `enum:"mpmd,node" default:"mpmd,node" help:"Servers to run."`
-	Skip       []string      `enum:"fanout,ingest,growth," default:"" help:"Series to leave out."`
+	Skip       []string      `enum:"fanout,memory,ingest,growth," default:"" help:"Series to leave out."`
 	JSON       string        `help:"Also write the full results as JSON to this file."`
 	Out        string        `help:"Write the Markdown tables to this file as well as stdout."`
 	Tmp        string        `help:"Parent directory for the servers' private dirs (default: a new temp dir, removed at the end)."`
@@ -157,23 +160,34 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 	if err != nil {
 		return err
 	}
-	specs := map[string]ServerSpec{
-		"mpmd": {Name: "mpmd", CPUs: cpus, Env: []string{"GOMAXPROCS=" + gmp},
+	mpmdSpec := func(name, bin string) ServerSpec {
+		return ServerSpec{Name: name, CPUs: cpus, Env: []string{"GOMAXPROCS=" + gmp},
 			DB: func(dir string) string { return filepath.Join(dir, "events.db") },
 			Argv: func(port int, dir string) []string {
-				return []string{mpmd, "run", "--port", strconv.Itoa(port), "--db", filepath.Join(dir, "events.db")}
-			}},
+				return []string{bin, "run", "--port", strconv.Itoa(port), "--db", filepath.Join(dir, "events.db")}
+			}}
+	}
+	specs := map[string]ServerSpec{
+		"mpmd": mpmdSpec("mpmd", mpmd),
 		"node": {Name: "node", CPUs: cpus,
 			Argv: func(port int, dir string) []string { return []string{c.Node, script} }},
 	}
 	cfg := Config{Tmp: tmp, Log: w.err, Namespace: "/hook", Clients: c.Clients, Phase: c.Phase, Drain: 15 * time.Second,
-		Growth: c.Growth, GrowthRate: 10_000, StoreTarget: c.Store, StoreChunk: 100_000, StoreBudget: c.StoreTime}
+		Memory: c.Memory, Held: c.Held, Growth: c.Growth, GrowthRate: 10_000, StoreTarget: c.Store, StoreChunk: 100_000, StoreBudget: c.StoreTime}
 	if c.Quick {
 		cfg.Clients = []int{10, 50}
 		cfg.Growth = []int{10, 100}
+		cfg.Memory, cfg.Held = []int{100}, 3*time.Second
 		cfg.Phase = time.Second
 		cfg.Drain = 5 * time.Second
 		cfg.StoreTarget, cfg.StoreChunk, cfg.StoreBudget = 20_000, 10_000, 20*time.Second
+	}
+	if c.Baseline != "" {
+		base, err := filepath.Abs(c.Baseline)
+		if err != nil {
+			return err
+		}
+		cfg.Servers = append(cfg.Servers, mpmdSpec("mpmd-baseline", base))
 	}
 	for _, name := range c.Only {
 		cfg.Servers = append(cfg.Servers, specs[name])
@@ -182,6 +196,8 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 		switch s {
 		case "fanout":
 			cfg.SkipFanout = true
+		case "memory":
+			cfg.SkipMemory = true
 		case "ingest":
 			cfg.SkipIngest = true
 		case "growth":

@@ -5,8 +5,10 @@
 // p50/p99/max, events lost (by seq in the payload), server CPU per delivery
 // (/proc/PID/stat) and server memory per connection (/proc/PID/status) — for
 // mpmd and, in the same run, the reference Node socket.io server in
-// bench/node-ref. It also measures ingest against store size and memory and
-// CPU against connected clients.
+// bench/node-ref. It also measures ingest against store size, memory and
+// CPU against connected clients, and (memory.go) memory and heartbeat CPU
+// with 500 and 10,000 idle clients held for a minute, one server at a
+// time, beside an older mpmd build when given one (--baseline).
 //
 // Everything is bounded: each phase stops after a set time or event count,
 // every wait has a deadline, and traffic goes only to 127.0.0.1 servers that

@@ -157,6 +157,37 @@ func (rep *Report) Markdown(w io.Writer) {
 		}
 		p("")
 	}
+	if len(rep.Memory) > 0 {
+		p("### Memory and heartbeats with N idle clients held")
+		p("")
+		p("One server at a time, fresh; N idle websocket clients connected (each answers pings, nothing else is sent); RSS after a 1.5 s settle and again at the end of the held window; per connection = (the larger of the two − RSS before any client) ÷ N. Heartbeat CPU is the server's utime+stime over the window; pings are those the clients answered in it (mpmd pings every 20 s, Node every 25 s).")
+		p("")
+		p("| N | server | RSS idle | RSS with N clients | RSS after the window | per connection | connect time | window | heartbeat CPU | cores | pings | CPU per ping | dropped |")
+		p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, r := range rep.Memory {
+			if r.Error != "" {
+				p("| %d | %s | failed: %s | | | | | | | | | | |", r.N, r.Server, strings.ReplaceAll(r.Error, "|", "/"))
+				continue
+			}
+			p("| %d | %s | %s | %s | %s | %s | %.2f s | %v | %v | %.4f | %d | %s | %d |", r.N, r.Server, mib(r.IdleRSS), mib(r.RSS), mib(r.HeldRSS), kib(r.MemPerConn), r.ConnectSec, r.Held, r.HeartbeatCPU, r.HeartbeatCores(), r.Pings, ns2(r.CPUPerPing()), r.Dropped)
+		}
+		p("")
+		p("| N | figure | mpmd | Node | mpmd/Node | target | |")
+		p("|---:|---|---:|---:|---:|---|---|")
+		for _, m := range rep.Memory {
+			if m.Server != "mpmd" || m.Error != "" {
+				continue
+			}
+			for _, o := range rep.Memory {
+				if o.Server != "node" || o.N != m.N || o.Error != "" {
+					continue
+				}
+				p("| %d | memory per connection | %s | %s | %.2f× | ≤ 0.5× | %s |", m.N, kib(m.MemPerConn), kib(o.MemPerConn), m.MemPerConn/o.MemPerConn, verdict(m.MemPerConn <= 0.5*o.MemPerConn))
+				p("| %d | heartbeat CPU over %v | %v | %v | %s× | ≤ 1× | %s |", m.N, m.Held, m.HeartbeatCPU, o.HeartbeatCPU, ratio(m.HeartbeatCPU, o.HeartbeatCPU), verdict(m.HeartbeatCPU <= o.HeartbeatCPU))
+			}
+		}
+		p("")
+	}
 	if len(rep.Ingest) > 0 {
 		p("### Ingest (no consumers; events stored and acknowledged)")
 		p("")

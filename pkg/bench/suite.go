@@ -22,13 +22,15 @@ type Config struct {
 	Clients     []int         // fan-out N values: 10, 100, 1000
 	Phase       time.Duration // length of each sending phase
 	Drain       time.Duration
+	Memory      []int         // idle clients held for the memory series: 500, 10000
+	Held        time.Duration // how long the memory series holds them (heartbeat CPU)
 	Growth      []int         // connected clients for the growth series
 	GrowthRate  float64       // deliveries/s offered at each growth step (events/s = GrowthRate/N)
 	StoreTarget int64         // stored events to reach in the ingest series (mpmd)
 	StoreChunk  int64         // events per ingest measurement
 	StoreBudget time.Duration // longest time the store fill may take
 
-	SkipFanout, SkipIngest, SkipGrowth bool
+	SkipFanout, SkipMemory, SkipIngest, SkipGrowth bool
 }
 
 // FanoutRow is one server at one N.
@@ -70,6 +72,7 @@ type Report struct {
 	LoadBefore string      `json:"loadavg_before"`
 	LoadAfter  string      `json:"loadavg_after"`
 	Fanout     []FanoutRow `json:"fanout"`
+	Memory     []MemoryRow `json:"memory"`
 	Ingest     []IngestRow `json:"ingest"`
 	Growth     []GrowthRow `json:"growth"`
 	Notes      []string    `json:"notes"`
@@ -138,6 +141,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return rep, err
 			}
 			rep.Fanout = append(rep.Fanout, rows...)
+		}
+	}
+	if !cfg.SkipMemory {
+		for _, n := range cfg.Memory {
+			for _, spec := range cfg.Servers {
+				row, err := cfg.memory(ctx, spec, n)
+				if err != nil {
+					row.Error = err.Error()
+					cfg.logf("memory N=%d %s: %v", n, spec.Name, err)
+				}
+				rep.Memory = append(rep.Memory, row)
+			}
 		}
 	}
 	if !cfg.SkipIngest {

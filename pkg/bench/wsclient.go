@@ -143,7 +143,8 @@ type consumer struct {
 	idx    int
 	phase  atomic.Pointer[phase]
 	closed atomic.Bool
-	mu     sync.Mutex // guards the phase's slot for this consumer
+	pings  atomic.Int64 // the server's pings answered
+	mu     sync.Mutex   // guards the phase's slot for this consumer
 	done   chan struct{}
 	errMu  sync.Mutex
 	err    error
@@ -164,6 +165,7 @@ func (cs *consumer) run() {
 		now := time.Now()
 		if len(msg) == 1 && msg[0] == '2' {
 			_ = cs.c.write("3")
+			cs.pings.Add(1)
 			continue
 		}
 		if !bytes.HasPrefix(msg, evPrefix) {
@@ -207,6 +209,7 @@ type fleet struct {
 func connectFleet(ctx context.Context, base, ns string, n int) (*fleet, error) {
 	f := &fleet{}
 	if err := f.grow(ctx, base, ns, n); err != nil {
+		f.close()
 		return nil, err
 	}
 	return f, nil
@@ -272,11 +275,22 @@ func (f *fleet) setPhase(ph *phase) {
 	}
 }
 
+// pings is how many of the server's pings the consumers have answered.
+func (f *fleet) pings() int64 {
+	var n int64
+	for _, cs := range f.cons {
+		if cs != nil {
+			n += cs.pings.Load()
+		}
+	}
+	return n
+}
+
 // closedCount is how many consumers the server has dropped.
 func (f *fleet) closedCount() int {
 	n := 0
 	for _, cs := range f.cons {
-		if cs.closed.Load() {
+		if cs != nil && cs.closed.Load() {
 			n++
 		}
 	}

@@ -54,6 +54,12 @@
 //   - engine.go: the Engine.IO options (mpmd's transports, the origin
 //     policy for polling CORS and for websocket handshakes) and the
 //     release of net/http's buffers once a websocket is hijacked.
+//   - Memory per idle connection (issue 13; TestIdleConnectionBudget):
+//     the websocket's reader waits for data in the poller on a fresh
+//     goroutine after every message (wsTransport.message, awaitData), and
+//     reads through a 512-byte buffer handed over at the hijack; the
+//     library's heartbeat timers, websocket buffers and event emitter are
+//     patched in third_party/ (its README).
 //
 // An upstream fix deletes code here and nowhere else.
 package broadcast

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	ws "github.com/gorilla/websocket"
@@ -60,6 +62,12 @@ type wsTransport struct {
 	down atomic.Bool // shut: nothing more is written but the Close frame
 
 	readerDone chan struct{} // closed when the reader (message) returns
+
+	// The connection's read buffer (gorilla reads through it) and the raw
+	// connection under it, for the reader's wait for data (awaitData);
+	// nil when the connection did not come through releaseOnHijack.
+	br  *bufio.Reader
+	raw syscall.RawConn
 
 	mu      sync.Mutex
 	queue   []wsItem // waiting to be written
@@ -132,6 +140,13 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 	w.socket = ctx.Websocket
 	w.readerDone = make(chan struct{})
 	w.upgraded = ctx.Query().Has("sid")
+	if hw, ok := ctx.Response().(*hijackWriter); ok {
+		if sc, ok := w.socket.NetConn().(syscall.Conn); ok {
+			if raw, err := sc.SyscallConn(); err == nil {
+				w.br, w.raw = hw.reader(), raw
+			}
+		}
+	}
 
 	_ = w.socket.On("error", func(errs ...any) {
 		w.OnError("websocket error", slices.TryGetAny[error](errs, 0))
@@ -164,20 +179,22 @@ func (w *wsTransport) isClosed() bool {
 }
 
 // message reads the client's messages until the connection ends.
+//
+// Each message is handled on the goroutine that read it, and the wait for
+// the next one starts on a fresh goroutine: the library handles a message
+// (a namespace CONNECT above all) deep down the reader's stack, and a
+// goroutine's stack does not shrink below what it once needed until
+// several collections later, so an idle connection's reader would keep
+// 8 KiB or more instead of the ~2 KiB a read waiting in the poller needs
+// (docs/PERFORMANCE.md). A goroutine costs well under a microsecond; a
+// message's handling, tens. And the fresh goroutine waits for the next
+// message's first bytes in the poller itself (awaitData), not down
+// gorilla's reading stack, so that it stays within its first 2 KiB.
 func (w *wsTransport) message() {
-	defer close(w.readerDone)
-	defer func() {
-		if !w.isClosed() {
-			w.socket.Emit("close")
-		}
-	}()
 	for {
-		if w.idleTimeout > 0 {
-			_ = w.socket.SetReadDeadline(time.Now().Add(w.idleTimeout))
-		}
-		mt, message, err := w.socket.NextReader()
+		mt, message, err := w.next()
 		if err != nil {
-			w._error(err)
+			w.readerEnd(err)
 			return
 		}
 		// gorilla's NextReader yields only text and binary messages (a
@@ -193,7 +210,41 @@ func (w *wsTransport) message() {
 		} else {
 			w.OnData(read)
 		}
+		go w.message()
+		return
 	}
+}
+
+// next waits for the client's next message.
+func (w *wsTransport) next() (int, io.Reader, error) {
+	if w.idleTimeout > 0 {
+		_ = w.socket.SetReadDeadline(time.Now().Add(w.idleTimeout))
+	}
+	w.awaitData()
+	return w.socket.NextReader()
+}
+
+// awaitData returns when the connection has data to read, or a read would
+// fail (closed, reset, past the read deadline): at once when the read
+// buffer holds some. It peeks (MSG_PEEK): the data stays for gorilla.
+func (w *wsTransport) awaitData() {
+	if w.raw == nil || w.br.Buffered() > 0 {
+		return
+	}
+	var b [1]byte
+	_ = w.raw.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN
+	})
+}
+
+// readerEnd ends the reader: the connection failed or closed.
+func (w *wsTransport) readerEnd(err error) {
+	w._error(err)
+	if !w.isClosed() {
+		w.socket.Emit("close")
+	}
+	close(w.readerDone)
 }
 
 // Send queues the packets of one engine flush. The transport stays
@@ -581,6 +632,20 @@ type hijackWriter struct {
 	mu     sync.Mutex
 	rw     http.ResponseWriter // nil once hijacked
 	header http.Header
+	br     *bufio.Reader // the hijacked connection's read buffer
+}
+
+// wsReadBuffer is the size of a websocket's read buffer (gorilla reuses
+// the hijacked connection's reader, the one Hijack returns, when it is
+// larger than 256 bytes): a frame header and a control frame fit; a
+// payload past what is buffered is read straight into the message.
+const wsReadBuffer = 512
+
+// reader is the read buffer Hijack handed over, nil before.
+func (h *hijackWriter) reader() *bufio.Reader {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.br
 }
 
 func (h *hijackWriter) get() http.ResponseWriter {
@@ -631,8 +696,16 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, http.ErrNotSupported
 	}
 	c, brw, err := hj.Hijack()
-	if err == nil {
-		h.rw = nil
+	if err != nil {
+		return c, brw, err
 	}
-	return c, brw, err
+	h.rw = nil
+	if brw.Reader.Buffered() == 0 {
+		// a read buffer of the websocket's size in place of net/http's
+		// 4 KiB one (which holds nothing: gorilla refuses the upgrade
+		// otherwise)
+		h.br = bufio.NewReaderSize(c, wsReadBuffer)
+		brw = bufio.NewReadWriter(h.br, brw.Writer)
+	}
+	return c, brw, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,6 +27,9 @@ const (
 	// DefaultWSWriteBufferSize is the default write buffer size for WebSocket connections.
 	DefaultWSWriteBufferSize = 1024
 )
+
+// wsWriteBuffers is the WebSocket connections' shared pool of write buffers.
+var wsWriteBuffers = &sync.Pool{}
 
 type server struct {
 	BaseServer
@@ -129,8 +133,14 @@ func (s *server) HandleUpgrade(ctx *types.HttpContext) {
 		wsc := &types.WebSocketConn{EventEmitter: types.NewEventEmitter()}
 
 		ws := &websocket.Upgrader{
-			ReadBufferSize:    DefaultWSReadBufferSize,
-			WriteBufferSize:   DefaultWSWriteBufferSize,
+			// 0: gorilla reads through the hijacked connection's reader
+			// (the handler's http.Hijacker decides its size); its own
+			// would be another buffer of the connection's whole life
+			ReadBufferSize:  0,
+			WriteBufferSize: DefaultWSWriteBufferSize,
+			// a write buffer only while a message is written: an idle
+			// connection holds none (without a pool each holds its own)
+			WriteBufferPool:   wsWriteBuffers,
 			EnableCompression: s.Opts().PerMessageDeflate() != nil,
 			Error: func(_ http.ResponseWriter, _ *http.Request, _ int, reason error) {
 				// response is written by emitAbortRequest below

@@ -59,8 +59,8 @@ type socket struct {
 	packetsFn         *types.Slice[SendCallback]
 	sentCallbackFn    *types.Slice[[]SendCallback]
 	cleanupFn         *types.Slice[types.Callable]
-	pingTimeoutTimer  atomic.Pointer[utils.Timer]
-	pingIntervalTimer atomic.Pointer[utils.Timer]
+	pingTimeoutTimer  atomic.Pointer[heartbeatTimer]
+	pingIntervalTimer atomic.Pointer[heartbeatTimer]
 
 	flushMu sync.Mutex
 }
@@ -236,7 +236,7 @@ func (s *socket) onPacket(data *packet.Packet) {
 		}
 		socketLog.Debug("got ping")
 		if timer := s.pingTimeoutTimer.Load(); timer != nil {
-			timer.Refresh()
+			timer.refresh()
 		}
 		s.sendPacket(packet.PONG, nil, nil, nil)
 		s.Emit("heartbeat")
@@ -246,9 +246,9 @@ func (s *socket) onPacket(data *packet.Packet) {
 			return
 		}
 		socketLog.Debug("got pong")
-		utils.ClearTimeout(s.pingTimeoutTimer.Load())
+		s.pingTimeoutTimer.Load().stop()
 		if timer := s.pingIntervalTimer.Load(); timer != nil {
-			timer.Refresh()
+			timer.refresh()
 		}
 		s.Emit("heartbeat")
 	case packet.ERROR:
@@ -268,7 +268,7 @@ func (s *socket) onError(err error) {
 // Pings client every `this.pingInterval` and expects response
 // within `this.pingTimeout` or closes connection.
 func (s *socket) schedulePing() {
-	timer := utils.SetTimeout(func() {
+	timer := afterFunc(func() {
 		if s.ReadyState() == "closed" {
 			return
 		}
@@ -282,17 +282,17 @@ func (s *socket) schedulePing() {
 	s.pingIntervalTimer.Store(timer)
 	// A close may have cleared the old timer before this one was published.
 	if s.ReadyState() == "closed" {
-		utils.ClearTimeout(timer)
+		timer.stop()
 	}
 }
 
 // Resets ping timeout.
 func (s *socket) resetPingTimeout() {
-	utils.ClearTimeout(s.pingTimeoutTimer.Load())
+	s.pingTimeoutTimer.Load().stop()
 	if s.ReadyState() == "closed" {
 		return
 	}
-	timer := utils.SetTimeout(func() {
+	timer := afterFunc(func() {
 		if s.ReadyState() == "closed" {
 			return
 		}
@@ -300,7 +300,7 @@ func (s *socket) resetPingTimeout() {
 	}, s.resetPingTimeoutDuration())
 	s.pingTimeoutTimer.Store(timer)
 	if s.ReadyState() == "closed" {
-		utils.ClearTimeout(timer)
+		timer.stop()
 	}
 }
 func (s *socket) resetPingTimeoutDuration() time.Duration {
@@ -471,7 +471,7 @@ func (s *socket) clearTransport() {
 	// ensure transport won't stay open
 	s.Transport().Close()
 
-	utils.ClearTimeout(s.pingTimeoutTimer.Load())
+	s.pingTimeoutTimer.Load().stop()
 }
 
 // Called upon transport considered closed.
@@ -482,9 +482,9 @@ func (s *socket) OnClose(reason string, description ...error) {
 		description = append(description, nil)
 
 		// clear timers
-		utils.ClearTimeout(s.pingIntervalTimer.Load())
+		s.pingIntervalTimer.Load().stop()
 
-		utils.ClearTimeout(s.pingTimeoutTimer.Load())
+		s.pingTimeoutTimer.Load().stop()
 
 		// clean writeBuffer in defer, so developers can still
 		// grab the writeBuffer on 'close' event
@@ -632,4 +632,30 @@ func (s *socket) Close(discard bool) {
 func (s *socket) closeTransport() {
 	socketLog.Debug("closing the transport")
 	s.Transport().Close(func() { s.OnClose("forced close") })
+}
+
+// heartbeatTimer is a heartbeat timer on the runtime's timer heap
+// (time.AfterFunc): nothing waits for it. utils.SetTimeout keeps a
+// goroutine blocked on each timer, and its Refresh of a timer that fired
+// starts another one, so every idle session held a goroutine (and its
+// stack) for its next ping.
+type heartbeatTimer struct {
+	t *time.Timer
+	d time.Duration
+}
+
+// afterFunc runs fn in its own goroutine after d.
+func afterFunc(fn func(), d time.Duration) *heartbeatTimer {
+	return &heartbeatTimer{t: time.AfterFunc(d, fn), d: d}
+}
+
+// refresh runs the timer's function again d after now, whether or not it
+// ran already (utils.Timer.Refresh).
+func (h *heartbeatTimer) refresh() { h.t.Reset(h.d) }
+
+// stop stops the timer; nil is a stopped timer.
+func (h *heartbeatTimer) stop() {
+	if h != nil {
+		h.t.Stop()
+	}
 }
