@@ -167,6 +167,9 @@ func (h *otlpHandler) fail(w http.ResponseWriter, enc otlp.Encoding, err error) 
 		}
 		err = errors.New(describe(err))
 	}
+	// The exporter drops or retries the request; either way its records are
+	// not here, which the user sees only in this line.
+	h.s.log.Warn("OTLP export request refused", "signal", string(h.signal), "status", code, "err", err.Error())
 	w.Header().Set("Content-Type", enc.ContentType())
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
