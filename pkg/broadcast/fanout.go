@@ -25,6 +25,13 @@ import (
 // costs of a broadcast in the profiles (docs/PERFORMANCE.md). It also
 // counts each client's backlog (LimitBacklog) and never waits for a client.
 func (h *Hub) Broadcast(ns string, in []string, name string, payload map[string]any) int {
+	return h.BroadcastFunc(ns, in, name, func() map[string]any { return payload })
+}
+
+// BroadcastFunc is Broadcast with the payload made by payload, called only
+// when some socket is in one of the rooms: an event nobody listens to costs
+// no payload (mpmd's ingest without consumers, docs/PERFORMANCE.md).
+func (h *Hub) BroadcastFunc(ns string, in []string, name string, payloadOf func() map[string]any) int {
 	n, err := h.lookup(ns)
 	if err != nil {
 		return 0
@@ -34,6 +41,7 @@ func (h *Hub) Broadcast(ns string, in []string, name string, payload map[string]
 	if len(ids) == 0 {
 		return 0
 	}
+	payload := payloadOf()
 	if h.observing() {
 		sids := make([]string, len(ids))
 		for i, id := range ids {
