@@ -126,7 +126,12 @@ func (rep *Report) Markdown(w io.Writer) {
 			m, ok1 := rep.ingestOf("mpmd", path, "empty")
 			o, ok2 := rep.ingestOf("node", path, "empty")
 			if ok1 && ok2 {
-				p("| – | ingest ev/s, empty store (Node: no store) | %s | %s | %s | %.2f× | ≥ 20,000/s | %s |", path, num(m.IngestPerS), num(o.IngestPerS), m.IngestPerS/o.IngestPerS, verdict(m.IngestPerS >= 20_000))
+				// issue 13: ≥ 50,000/s through /hook; ≥ 1.5× Node's rate through /emit
+				target, met := "≥ 50,000/s", m.IngestPerS >= 50_000
+				if path == PathEmit {
+					target, met = "≥ 1.5× Node", m.IngestPerS >= 1.5*o.IngestPerS
+				}
+				p("| – | ingest ev/s, empty store (Node: no store) | %s | %s | %s | %.2f× | %s | %s |", path, num(m.IngestPerS), num(o.IngestPerS), m.IngestPerS/o.IngestPerS, target, verdict(met))
 			}
 		}
 		p("")
@@ -190,6 +195,8 @@ func (rep *Report) Markdown(w io.Writer) {
 	}
 	if len(rep.Ingest) > 0 {
 		p("### Ingest (no consumers; events stored and acknowledged)")
+		p("")
+		p("Producers: `/emit` %d requests in flight (keep-alive); `/hook` %d producer connections × %d emits awaiting their acks.", ingestEmitInFlight, ingestHookConns, ingestHookWindow)
 		p("")
 		p("| server | when | path | stored before | events | ingest ev/s | CPU/event | server cores | server RSS after | gen cores |")
 		p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -279,6 +279,24 @@ func (c *Config) fanoutAt(ctx context.Context, run string, n int) ([]FanoutRow, 
 	return rows, nil
 }
 
+// Ingest producers (issue 13 item 3): /emit with 32 requests in flight on
+// keep-alive connections; /hook with many producer connections (64), each
+// with up to 32 emits waiting for their acks — 2,048 events in flight, so
+// group commit has what to batch.
+const (
+	ingestEmitInFlight = 32
+	ingestHookConns    = 64
+	ingestHookWindow   = 32
+)
+
+func ingestLoad(path Path, d time.Duration, maxEvents int64, drain time.Duration) Load {
+	ld := Load{Path: path, Duration: d, MaxEvents: maxEvents, Workers: ingestEmitInFlight, Drain: drain}
+	if path == PathHook {
+		ld.Workers, ld.AckWindow = ingestHookConns, ingestHookWindow
+	}
+	return ld
+}
+
 // prefillStore, when set (built with -tags benchprofile, see serve.go),
 // writes events straight into an mpmd database until it holds n, in large
 // batches, so that the 1M-event point does not cost minutes of ingest.
@@ -309,7 +327,7 @@ func (c *Config) ingest(ctx context.Context, run string, spec ServerSpec) ([]Ing
 	both := func(label string) error {
 		for _, path := range []Path{PathHook, PathEmit} {
 			before := stored()
-			ld := Load{Path: path, Duration: c.Phase, MaxEvents: 2_000_000, Workers: 16, AckWindow: 64, Drain: c.Drain}
+			ld := ingestLoad(path, c.Phase, 2_000_000, c.Drain)
 			res, err := r.runPhase(ctx, ld)
 			if err != nil {
 				return fmt.Errorf("%s ingest %s: %w", spec.Name, path, err)
@@ -337,7 +355,7 @@ func (c *Config) ingest(ctx context.Context, run string, spec ServerSpec) ([]Ing
 		if before >= fillTo || time.Now().After(deadline) {
 			break
 		}
-		ld := Load{Path: PathHook, Duration: time.Until(deadline), MaxEvents: min(c.StoreChunk, fillTo-before), Workers: 16, AckWindow: 64, Drain: c.Drain}
+		ld := ingestLoad(PathHook, time.Until(deadline), min(c.StoreChunk, fillTo-before), c.Drain)
 		res, err := r.runPhase(ctx, ld)
 		if err != nil {
 			return rows, fmt.Errorf("%s store fill: %w", spec.Name, err)

@@ -37,7 +37,11 @@ func (h *Hub) BroadcastFunc(ns string, in []string, name string, payloadOf func(
 		return 0
 	}
 	nsp := n.nsp
-	ids := nsp.Adapter().Sockets(rooms(in)).Keys()
+	a := nsp.Adapter()
+	if !anyMember(a, in) {
+		return 0 // no set built, no payload made
+	}
+	ids := a.Sockets(rooms(in)).Keys()
 	if len(ids) == 0 {
 		return 0
 	}
@@ -101,6 +105,17 @@ func (h *Hub) BroadcastFunc(ns string, in []string, name string, payloadOf func(
 		ec.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
 	}
 	return len(ids)
+}
+
+// anyMember reports whether some socket is in one of rooms, without
+// building the sets Sockets does.
+func anyMember(a socket.Adapter, rooms []string) bool {
+	for _, r := range rooms {
+		if m, ok := a.Rooms().Load(socket.Room(r)); ok && m.Len() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // encodeEvent returns the Engine.IO message ("4") carrying the Socket.IO

@@ -60,6 +60,11 @@ func (w *nopWriter) Header() http.Header         { return w.h }
 func (w *nopWriter) WriteHeader(code int)        { w.code = code }
 func (w *nopWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
+// The deadlines bounded sets on every request (net/http's answer is an
+// error value made per call when they are missing).
+func (w *nopWriter) SetReadDeadline(time.Time) error  { return nil }
+func (w *nopWriter) SetWriteDeadline(time.Time) error { return nil }
+
 // BenchmarkIngestEmit is one POST /emit through mpmd's whole handler
 // (host check, CORS, auth, parse, pipeline, answer), without the network:
 // what each request costs beyond net/http's own reading and writing. The
