@@ -58,7 +58,7 @@ type compareCmd struct {
 	Store      int64         `default:"1000000" help:"Stored events to reach in the ingest series."`
 	StoreTime  time.Duration `default:"240s" help:"Longest time the store fill may take."`
 	Only       []string      `enum:"mpmd,node" default:"mpmd,node" help:"Servers to run."`
-	Skip       []string      `enum:"fanout,memory,ingest,growth," default:"" help:"Series to leave out."`
+	Skip       []string      `enum:"realistic,fanout,memory,ingest,growth," default:"" help:"Series to leave out (realistic: official socket.io-client listeners and /emit producers; fanout: the raw-websocket series)."`
 	JSON       string        `help:"Also write the full results as JSON to this file."`
 	Out        string        `help:"Write the Markdown tables to this file as well as stdout."`
 	Tmp        string        `help:"Parent directory for the servers' private dirs (default: a new temp dir, removed at the end)."`
@@ -173,6 +173,7 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 			Argv: func(port int, dir string) []string { return []string{c.Node, script} }},
 	}
 	cfg := Config{Tmp: tmp, Log: w.err, Namespace: "/hook", Clients: c.Clients, Phase: c.Phase, Drain: 15 * time.Second,
+		NodeBin: c.Node, ClientsScript: filepath.Join(filepath.Dir(script), "clients.js"),
 		Memory: c.Memory, Held: c.Held, Growth: c.Growth, GrowthRate: 10_000, StoreTarget: c.Store, StoreChunk: 100_000, StoreBudget: c.StoreTime}
 	if c.Quick {
 		cfg.Clients = []int{10, 50}
@@ -202,6 +203,8 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 			cfg.SkipIngest = true
 		case "growth":
 			cfg.SkipGrowth = true
+		case "realistic":
+			cfg.SkipRealistic = true
 		}
 	}
 	rep, err := Run(ctx, cfg)
