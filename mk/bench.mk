@@ -1,6 +1,8 @@
 # mk/bench.mk — the mpmd-vs-Node comparison (issue 5 "Benchmarks"):
 # `make bench` runs it after the Go benchmarks; BENCH_QUICK=1 for seconds.
 BENCH_TARGETS += bench-compare
+# pkg/bench TestRealisticAgainstMpmd runs clients.js (socket.io-client) from bench/node-ref
+TEST_DEPS += bench-node-ref
 
 NODE_REF := bench/node-ref
 

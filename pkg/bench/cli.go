@@ -72,7 +72,9 @@ type fanoutCmd struct {
 	Rate      float64       `help:"Offered events/s (0: as fast as the server sustains)."`
 	Duration  time.Duration `default:"3s" help:"Sending time."`
 	NS        string        `default:"/hook" help:"Namespace."`
-	Client    string        `enum:"raw,lib" default:"raw" help:"raw: the tool's own websocket reader; lib: the Socket.IO client library (to measure its cost)."`
+	Client    string        `enum:"raw,lib,node" default:"raw" help:"raw: the tool's own websocket reader; lib: the Go Socket.IO client library (to measure its cost); node: the official JS socket.io-client (bench/node-ref/clients.js), with /emit producers (8 in flight) as the realistic series."`
+	Clients   string        `default:"bench/node-ref/clients.js" help:"clients.js for --client node."`
+	Node      string        `default:"node" help:"Node.js binary for --client node."`
 	Workers   int           `default:"8" help:"Concurrent /emit requests, or producer connections."`
 	AckWindow int           `default:"32" help:"Unacknowledged emits per producer connection."`
 }
@@ -115,6 +117,14 @@ type ioPair struct{ out, err io.Writer }
 
 func (f *fanoutCmd) Run(ctx context.Context, w *ioPair) error {
 	t := Target{Name: "server", URL: f.URL, PID: f.PID}
+	if f.Client == "node" {
+		res, err := MeasureRealistic(ctx, t, f.Node, f.Clients, f.NS, max(f.N, 1), Load{Rate: f.Rate, Window: max(16, int64(20_000/max(f.N, 1))),
+			Duration: f.Duration, MaxEvents: maxEventsFor(f.N), Drain: 10 * time.Second})
+		for _, r := range res {
+			fmt.Fprintln(w.out, r.line())
+		}
+		return err
+	}
 	r := &runner{base: t.URL, ns: f.NS, run: runID(), server: t.Name, pid: t.PID, client: newHTTPClient(f.Workers)}
 	if f.N > 0 { // N=0 measures ingest alone
 		fl := &fleet{lib: f.Client == "lib"}

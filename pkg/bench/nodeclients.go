@@ -317,3 +317,25 @@ func (r *runner) runRealistic(ctx context.Context, f *nodeFleet, ld Load) (Resul
 	res.P50, res.P99, res.Max = us(rep.P50us), us(rep.P99us), us(rep.Maxus)
 	return res, nil
 }
+
+// MeasureRealistic connects n official socket.io-client listeners
+// (clients.js, run by node) to ns on a running server and runs each load
+// (its Rate, Window, Duration, MaxEvents and Drain; /emit with
+// realisticInFlight requests in flight) against them.
+func MeasureRealistic(ctx context.Context, t Target, node, script, ns string, n int, loads ...Load) ([]Result, error) {
+	f, _, err := startNodeFleet(ctx, node, script, t.URL, ns, n)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	r := &runner{base: t.URL, ns: ns, run: runID(), server: t.Name, pid: t.PID, client: newHTTPClient(realisticInFlight)}
+	var out []Result
+	for _, ld := range loads {
+		res, err := r.runRealistic(ctx, f, ld)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
