@@ -3,6 +3,7 @@ package broadcast
 import (
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
@@ -82,7 +83,7 @@ func (h *Hub) BroadcastFunc(ns string, in []string, name string, payloadOf func(
 			if b != nil {
 				limit = h.cfg.MaxBacklog
 			}
-			switch wt.queueMessage(msg, limit) {
+			switch wt.queueMessage(msg, limit, h.held.Load()) {
 			case 1:
 				if h.observing() {
 					h.obs.Observe(Event{Kind: PacketOut, Bytes: len(msg) - 1})
@@ -105,6 +106,48 @@ func (h *Hub) BroadcastFunc(ns string, in []string, name string, payloadOf func(
 		ec.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
 	}
 	return len(ids)
+}
+
+// WriteHold keeps the broadcasts made while it is held from waking the
+// clients' writers: each websocket client's messages are queued, and its
+// writer started once, at Release, so it writes all of them with one
+// write(2) instead of racing the loop with one write per event. mpmd's
+// pipeline holds writes while it broadcasts a committed batch; at a few
+// events per batch that divides the write(2) per delivery — the largest
+// cost of a fan-out to official socket.io-client listeners
+// (docs/PERFORMANCE.md) — by the batch's size, for the time it takes to
+// queue the batch.
+type WriteHold struct {
+	h    *Hub
+	mu   sync.Mutex
+	wake []*wsTransport
+}
+
+// HoldWrites starts holding writes until Release. One hold at a time: the
+// caller is the one goroutine that broadcasts (mpmd's pipeline).
+func (h *Hub) HoldWrites() *WriteHold {
+	wh := &WriteHold{h: h}
+	h.held.Store(wh)
+	return wh
+}
+
+// Release stops holding and starts the writers of every client that got
+// something meanwhile.
+func (wh *WriteHold) Release() {
+	wh.h.held.CompareAndSwap(wh, nil)
+	wh.mu.Lock()
+	wake := wh.wake
+	wh.wake = nil
+	wh.mu.Unlock()
+	for _, w := range wake {
+		w.release()
+	}
+}
+
+func (wh *WriteHold) add(w *wsTransport) {
+	wh.mu.Lock()
+	wh.wake = append(wh.wake, w)
+	wh.mu.Unlock()
 }
 
 // anyMember reports whether some socket is in one of rooms, without

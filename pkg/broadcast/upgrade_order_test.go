@@ -85,3 +85,64 @@ func TestUpgradedWebsocketBroadcastsInOrder(t *testing.T) {
 		t.Errorf("%d broadcasts did not reach the socket", n)
 	}
 }
+
+// Broadcasts made under a WriteHold reach a websocket client only at
+// Release, all of them, in order; a broadcast after Release goes out at once.
+func TestWriteHold(t *testing.T) {
+	var hub *broadcast.Hub
+	joined := make(chan struct{}, 1)
+	base := transportServer(t, broadcast.Config{}, func(h *broadcast.Hub) {
+		hub = h
+		h.Handle("/b", func(broadcast.Conn) error { return nil }, func(c broadcast.Conn) {
+			c.Join("r")
+			joined <- struct{}{}
+		})
+	})
+	c, _, err := ws.DefaultDialer.Dial(strings.Replace(base, "http", "ws", 1)+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	read := func(d time.Duration) (string, error) {
+		_ = c.SetReadDeadline(time.Now().Add(d))
+		for {
+			_, msg, err := c.ReadMessage()
+			if err != nil {
+				return "", err
+			}
+			if s := string(msg); strings.HasPrefix(s, "42/b,") {
+				return s, nil
+			}
+		}
+	}
+	_ = c.WriteMessage(ws.TextMessage, []byte("40/b,"))
+	<-joined
+	hold := hub.HoldWrites()
+	for i := range 3 {
+		hub.Broadcast("/b", []string{"r"}, "news", map[string]any{"i": float64(i)})
+	}
+	if msg, err := read(200 * time.Millisecond); err == nil {
+		t.Fatalf("%q arrived while writes were held", msg)
+	}
+	// the failed read's deadline broke this connection (gorilla): a new one
+	c.Close()
+	c, _, err = ws.DefaultDialer.Dial(strings.Replace(base, "http", "ws", 1)+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.WriteMessage(ws.TextMessage, []byte("40/b,"))
+	<-joined
+	hold.Release()
+	hold = hub.HoldWrites()
+	for i := range 3 {
+		hub.Broadcast("/b", []string{"r"}, "news", map[string]any{"i": float64(i)})
+	}
+	hold.Release()
+	hub.Broadcast("/b", []string{"r"}, "news", map[string]any{"i": float64(3)})
+	for i := range 4 {
+		msg, err := read(5 * time.Second)
+		if want := fmt.Sprintf(`42/b,["news",{"i":%d}]`, i); err != nil || msg != want {
+			t.Fatalf("message %d: %q %v, want %q", i, msg, err, want)
+		}
+	}
+}

@@ -76,6 +76,7 @@ type wsTransport struct {
 	spare   []wsItem // the writer's previous batch, for reuse
 	drains  int      // engine Sends written since the last "drain"
 	running bool     // a writer goroutine is on it
+	held    bool     // queued under a WriteHold that will start the writer
 	closed  bool
 	changed chan struct{} // closed by wake (queue taken, join recorded, shut); waitUntil waits on it
 
@@ -320,7 +321,10 @@ func (w *wsTransport) sendProbe(p *packet.Packet) {
 // same, so its length says how far behind that client is too: over the
 // limit it is 0 for them as well. (The engine's "flush" count that
 // backlog.go keeps falls back to zero on every Send once upgraded.)
-func (w *wsTransport) queueMessage(msg []byte, limit int) int {
+//
+// With hold set (Hub.HoldWrites) the message is queued but the writer is
+// not started: hold starts it at its Release (release).
+func (w *wsTransport) queueMessage(msg []byte, limit int, hold *WriteHold) int {
 	if w.PerMessageDeflate() != nil {
 		return -1
 	}
@@ -338,8 +342,28 @@ func (w *wsTransport) queueMessage(msg []byte, limit int) int {
 		return -1
 	}
 	w.queue = append(w.queue, wsItem{msg: msg})
+	if hold != nil && !w.running {
+		if !w.held {
+			w.held = true
+			hold.add(w)
+		}
+		w.mu.Unlock()
+		return 1
+	}
 	w.kick()
 	return 1
+}
+
+// release starts the writer for what was queued under a WriteHold, unless
+// one runs already (an engine Send started it meanwhile).
+func (w *wsTransport) release() {
+	w.mu.Lock()
+	w.held = false
+	if w.running || len(w.queue) == 0 || w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.kick()
 }
 
 // kick starts the writer if none runs, and unlocks w.mu.

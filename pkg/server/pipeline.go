@@ -399,12 +399,15 @@ func (s *Server) process(batch []*request) {
 	m.batch.Observe(float64(len(batch)))
 	s.setHealthy()
 	committed := make([]*event.Event, 0, len(out))
+	// Each client's share of the batch goes out in one write (WriteHold).
+	hold := s.hub.HoldWrites()
 	for _, d := range out {
 		s.deliver(d)
 		if d.direct == nil {
 			committed = append(committed, d.ev)
 		}
 	}
+	hold.Release()
 	s.stream.publish(committed)
 	s.reply(batch, resps)
 }
