@@ -394,7 +394,11 @@ func (c *Config) ingest(ctx context.Context, run string, spec ServerSpec) ([]Ing
 	if err != nil {
 		return nil, err
 	}
-	defer func() { p.Stop() }()
+	defer func() {
+		if p != nil {
+			p.Stop()
+		}
+	}()
 	var rows []IngestRow
 	stored := func() int64 {
 		h, err := GetHealth(ctx, p.URL)
@@ -463,9 +467,12 @@ func (c *Config) ingest(ctx context.Context, run string, spec ServerSpec) ([]Ing
 		return rows, fmt.Errorf("prefill the store: %w", err)
 	}
 	c.logf("  prefilled the store to %d events in %.1fs (directly, not through mpmd)", c.StoreTarget, time.Since(t).Seconds())
-	if p, err = StartIn(ctx, spec, dir); err != nil {
-		return rows, err
+	np, err := StartIn(ctx, spec, dir)
+	if err != nil {
+		p = nil // stopped above; the deferred Stop must not see it
+		return rows, fmt.Errorf("restart on the prefilled store: %w", err)
 	}
+	p = np
 	r = runner()
 	idle := settle(p.PID)
 	c.logf("  restarted on %d stored events: RSS %s", stored(), mib(idle.RSS))
