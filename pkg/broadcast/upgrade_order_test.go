@@ -115,8 +115,24 @@ func TestWriteHold(t *testing.T) {
 			}
 		}
 	}
-	_ = c.WriteMessage(ws.TextMessage, []byte("40/b,"))
-	<-joined
+	// Connected, and the CONNECT answer written: the client's writer is
+	// idle (a running writer takes whatever is queued, held or not).
+	connected := func() {
+		_ = c.WriteMessage(ws.TextMessage, []byte("40/b,"))
+		<-joined
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			_, msg, err := c.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(string(msg), "40/b,") {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	connected()
 	hold := hub.HoldWrites()
 	for i := range 3 {
 		hub.Broadcast("/b", []string{"r"}, "news", map[string]any{"i": float64(i)})
@@ -130,8 +146,7 @@ func TestWriteHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = c.WriteMessage(ws.TextMessage, []byte("40/b,"))
-	<-joined
+	connected()
 	hold.Release()
 	hold = hub.HoldWrites()
 	for i := range 3 {
