@@ -58,7 +58,7 @@ type compareCmd struct {
 	Store      int64         `default:"1000000" help:"Stored events to reach in the ingest series."`
 	StoreTime  time.Duration `default:"240s" help:"Longest time the store fill may take."`
 	Only       []string      `enum:"mpmd,node" default:"mpmd,node" help:"Servers to run."`
-	Skip       []string      `enum:"fanout,memory,ingest,growth," default:"" help:"Series to leave out."`
+	Skip       []string      `enum:"realistic,fanout,memory,ingest,growth," default:"" help:"Series to leave out (realistic: official socket.io-client listeners and /emit producers; fanout: the raw-websocket series)."`
 	JSON       string        `help:"Also write the full results as JSON to this file."`
 	Out        string        `help:"Write the Markdown tables to this file as well as stdout."`
 	Tmp        string        `help:"Parent directory for the servers' private dirs (default: a new temp dir, removed at the end)."`
@@ -72,7 +72,9 @@ type fanoutCmd struct {
 	Rate      float64       `help:"Offered events/s (0: as fast as the server sustains)."`
 	Duration  time.Duration `default:"3s" help:"Sending time."`
 	NS        string        `default:"/hook" help:"Namespace."`
-	Client    string        `enum:"raw,lib" default:"raw" help:"raw: the tool's own websocket reader; lib: the Socket.IO client library (to measure its cost)."`
+	Client    string        `enum:"raw,lib,node" default:"raw" help:"raw: the tool's own websocket reader; lib: the Go Socket.IO client library (to measure its cost); node: the official JS socket.io-client (bench/node-ref/clients.js), with /emit producers (8 in flight) as the realistic series."`
+	Clients   string        `default:"bench/node-ref/clients.js" help:"clients.js for --client node."`
+	Node      string        `default:"node" help:"Node.js binary for --client node."`
 	Workers   int           `default:"8" help:"Concurrent /emit requests, or producer connections."`
 	AckWindow int           `default:"32" help:"Unacknowledged emits per producer connection."`
 }
@@ -115,6 +117,14 @@ type ioPair struct{ out, err io.Writer }
 
 func (f *fanoutCmd) Run(ctx context.Context, w *ioPair) error {
 	t := Target{Name: "server", URL: f.URL, PID: f.PID}
+	if f.Client == "node" {
+		res, err := MeasureRealistic(ctx, t, f.Node, f.Clients, f.NS, max(f.N, 1), Load{Rate: f.Rate, Window: max(16, int64(20_000/max(f.N, 1))),
+			Duration: f.Duration, MaxEvents: maxEventsFor(f.N), Drain: 10 * time.Second})
+		for _, r := range res {
+			fmt.Fprintln(w.out, r.line())
+		}
+		return err
+	}
 	r := &runner{base: t.URL, ns: f.NS, run: runID(), server: t.Name, pid: t.PID, client: newHTTPClient(f.Workers)}
 	if f.N > 0 { // N=0 measures ingest alone
 		fl := &fleet{lib: f.Client == "lib"}
@@ -173,6 +183,7 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 			Argv: func(port int, dir string) []string { return []string{c.Node, script} }},
 	}
 	cfg := Config{Tmp: tmp, Log: w.err, Namespace: "/hook", Clients: c.Clients, Phase: c.Phase, Drain: 15 * time.Second,
+		NodeBin: c.Node, ClientsScript: filepath.Join(filepath.Dir(script), "clients.js"),
 		Memory: c.Memory, Held: c.Held, Growth: c.Growth, GrowthRate: 10_000, StoreTarget: c.Store, StoreChunk: 100_000, StoreBudget: c.StoreTime}
 	if c.Quick {
 		cfg.Clients = []int{10, 50}
@@ -202,6 +213,8 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 			cfg.SkipIngest = true
 		case "growth":
 			cfg.SkipGrowth = true
+		case "realistic":
+			cfg.SkipRealistic = true
 		}
 	}
 	rep, err := Run(ctx, cfg)

@@ -8,7 +8,10 @@
 // bench/node-ref. It also measures ingest against store size, memory and
 // CPU against connected clients, and (memory.go) memory and heartbeat CPU
 // with 500 and 10,000 idle clients held for a minute, one server at a
-// time, beside an older mpmd build when given one (--baseline).
+// time, beside an older mpmd build when given one (--baseline). Its
+// headline (issue 13) is the realistic series (nodeclients.go): N listeners
+// on the official JS socket.io-client (bench/node-ref/clients.js, one Node
+// process), /emit producers with 8 requests in flight, nothing pinned.
 //
 // Everything is bounded: each phase stops after a set time or event count,
 // every wait has a deadline, and traffic goes only to 127.0.0.1 servers that

@@ -105,7 +105,9 @@ func StartIn(ctx context.Context, spec ServerSpec, dir string) (*Proc, error) {
 	}
 	p := &Proc{Target: Target{Name: spec.Name, URL: "http://127.0.0.1:" + strconv.Itoa(port), PID: cmd.Process.Pid}, cmd: cmd, dir: dir, log: lf, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.done) }()
-	if err := waitHealthy(ctx, p, 20*time.Second); err != nil {
+	// mpmd rebuilds its session model from the store before it serves: at
+	// 1M stored events on a loaded machine that has taken over 20 s.
+	if err := waitHealthy(ctx, p, 90*time.Second); err != nil {
 		p.Stop()
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		return nil, fmt.Errorf("%s did not become healthy: %w\n%s", spec.Name, err, tail(log, 2000))

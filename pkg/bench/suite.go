@@ -30,7 +30,11 @@ type Config struct {
 	StoreChunk  int64         // events per ingest measurement
 	StoreBudget time.Duration // longest time the store fill may take
 
-	SkipFanout, SkipMemory, SkipIngest, SkipGrowth bool
+	SkipFanout, SkipMemory, SkipIngest, SkipGrowth, SkipRealistic bool
+
+	// The realistic series: Node and clients.js (bench/node-ref) run
+	// NodeBin ClientsScript URL NS N.
+	NodeBin, ClientsScript string
 }
 
 // FanoutRow is one server at one N.
@@ -71,6 +75,7 @@ type Report struct {
 	Machine    Machine     `json:"machine"`
 	LoadBefore string      `json:"loadavg_before"`
 	LoadAfter  string      `json:"loadavg_after"`
+	Realistic  []FanoutRow `json:"realistic"` // official socket.io-client listeners, /emit with 8 in flight, unpinned
 	Fanout     []FanoutRow `json:"fanout"`
 	Memory     []MemoryRow `json:"memory"`
 	Ingest     []IngestRow `json:"ingest"`
@@ -134,6 +139,15 @@ func maxEventsFor(n int) int64 {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Machine: readMachine(), LoadBefore: loadAvg()}
 	run := runID()
+	if !cfg.SkipRealistic {
+		for _, n := range cfg.Clients {
+			rows, err := cfg.realisticAt(ctx, run, n)
+			if err != nil {
+				return rep, err
+			}
+			rep.Realistic = append(rep.Realistic, rows...)
+		}
+	}
 	if !cfg.SkipFanout {
 		for _, n := range cfg.Clients {
 			rows, err := cfg.fanoutAt(ctx, run, n)
@@ -279,6 +293,93 @@ func (c *Config) fanoutAt(ctx context.Context, run string, n int) ([]FanoutRow, 
 	return rows, nil
 }
 
+// Ingest producers (issue 13 item 3): /emit with 32 requests in flight on
+// keep-alive connections; /hook with many producer connections (64), each
+// with up to 32 emits waiting for their acks — 2,048 events in flight, so
+// group commit has what to batch.
+const (
+	ingestEmitInFlight = 32
+	ingestHookConns    = 64
+	ingestHookWindow   = 32
+)
+
+func ingestLoad(path Path, d time.Duration, maxEvents int64, drain time.Duration) Load {
+	ld := Load{Path: path, Duration: d, MaxEvents: maxEvents, Workers: ingestEmitInFlight, Drain: drain}
+	if path == PathHook {
+		ld.Workers, ld.AckWindow = ingestHookConns, ingestHookWindow
+	}
+	return ld
+}
+
+// realisticAt starts every server, connects n official socket.io-client
+// listeners (clients.js) to each, then runs a max-rate phase on each and a
+// fixed-rate phase at half the slower server's rate, with /emit producers.
+func (c *Config) realisticAt(ctx context.Context, run string, n int) ([]FanoutRow, error) {
+	type rl struct {
+		proc  *Proc
+		fleet *nodeFleet
+		r     *runner
+		row   FanoutRow
+	}
+	var lives []*rl
+	defer func() {
+		for _, l := range lives {
+			if l.fleet != nil {
+				l.fleet.close()
+			}
+			l.proc.Stop()
+		}
+	}()
+	for _, spec := range c.Servers {
+		p, err := Start(ctx, spec, c.Tmp)
+		if err != nil {
+			return nil, err
+		}
+		l := &rl{proc: p, row: FanoutRow{Server: spec.Name, N: n}}
+		lives = append(lives, l)
+		idle := settle(p.PID)
+		f, secs, err := startNodeFleet(ctx, c.NodeBin, c.ClientsScript, p.URL, c.Namespace, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", spec.Name, err)
+		}
+		l.fleet, l.row.ConnectSec = f, secs
+		withClients := settle(p.PID)
+		l.row.IdleRSS, l.row.ClientsRSS = idle.RSS, withClients.RSS
+		l.row.MemPerConn = float64(withClients.RSS-idle.RSS) / float64(n)
+		l.r = &runner{base: p.URL, ns: c.Namespace, run: run, server: spec.Name, pid: p.PID, client: newHTTPClient(realisticInFlight)}
+		c.logf("realistic N=%d %s: %d socket.io-client listeners connected in %.2fs", n, spec.Name, n, secs)
+	}
+	load := func(rate float64) Load {
+		return Load{Path: PathEmit, Rate: rate, Window: max(16, int64(20_000/n)), Duration: c.Phase,
+			MaxEvents: maxEventsFor(n), Drain: c.Drain}
+	}
+	sat := 0.0
+	for _, l := range lives {
+		res, err := l.r.runRealistic(ctx, l.fleet, load(0))
+		if err != nil {
+			return nil, fmt.Errorf("%s realistic max N=%d: %w", l.row.Server, n, err)
+		}
+		c.logf("  realistic %s", res.line())
+		l.row.Phases = append(l.row.Phases, res)
+		if ev := res.DeliveriesPerS / float64(n); sat == 0 || ev < sat {
+			sat = ev
+		}
+	}
+	for _, l := range lives {
+		res, err := l.r.runRealistic(ctx, l.fleet, load(max(sat/2, 1)))
+		if err != nil {
+			return nil, fmt.Errorf("%s realistic rate N=%d: %w", l.row.Server, n, err)
+		}
+		c.logf("  realistic %s", res.line())
+		l.row.Phases = append(l.row.Phases, res)
+	}
+	var rows []FanoutRow
+	for _, l := range lives {
+		rows = append(rows, l.row)
+	}
+	return rows, nil
+}
+
 // prefillStore, when set (built with -tags benchprofile, see serve.go),
 // writes events straight into an mpmd database until it holds n, in large
 // batches, so that the 1M-event point does not cost minutes of ingest.
@@ -293,7 +394,11 @@ func (c *Config) ingest(ctx context.Context, run string, spec ServerSpec) ([]Ing
 	if err != nil {
 		return nil, err
 	}
-	defer func() { p.Stop() }()
+	defer func() {
+		if p != nil {
+			p.Stop()
+		}
+	}()
 	var rows []IngestRow
 	stored := func() int64 {
 		h, err := GetHealth(ctx, p.URL)
@@ -309,7 +414,7 @@ func (c *Config) ingest(ctx context.Context, run string, spec ServerSpec) ([]Ing
 	both := func(label string) error {
 		for _, path := range []Path{PathHook, PathEmit} {
 			before := stored()
-			ld := Load{Path: path, Duration: c.Phase, MaxEvents: 2_000_000, Workers: 16, AckWindow: 64, Drain: c.Drain}
+			ld := ingestLoad(path, c.Phase, 2_000_000, c.Drain)
 			res, err := r.runPhase(ctx, ld)
 			if err != nil {
 				return fmt.Errorf("%s ingest %s: %w", spec.Name, path, err)
@@ -337,7 +442,7 @@ func (c *Config) ingest(ctx context.Context, run string, spec ServerSpec) ([]Ing
 		if before >= fillTo || time.Now().After(deadline) {
 			break
 		}
-		ld := Load{Path: PathHook, Duration: time.Until(deadline), MaxEvents: min(c.StoreChunk, fillTo-before), Workers: 16, AckWindow: 64, Drain: c.Drain}
+		ld := ingestLoad(PathHook, time.Until(deadline), min(c.StoreChunk, fillTo-before), c.Drain)
 		res, err := r.runPhase(ctx, ld)
 		if err != nil {
 			return rows, fmt.Errorf("%s store fill: %w", spec.Name, err)
@@ -362,9 +467,12 @@ func (c *Config) ingest(ctx context.Context, run string, spec ServerSpec) ([]Ing
 		return rows, fmt.Errorf("prefill the store: %w", err)
 	}
 	c.logf("  prefilled the store to %d events in %.1fs (directly, not through mpmd)", c.StoreTarget, time.Since(t).Seconds())
-	if p, err = StartIn(ctx, spec, dir); err != nil {
-		return rows, err
+	np, err := StartIn(ctx, spec, dir)
+	if err != nil {
+		p = nil // stopped above; the deferred Stop must not see it
+		return rows, fmt.Errorf("restart on the prefilled store: %w", err)
 	}
+	p = np
 	r = runner()
 	idle := settle(p.PID)
 	c.logf("  restarted on %d stored events: RSS %s", stored(), mib(idle.RSS))

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/mpm-dev/mpm/pkg/event"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
@@ -25,15 +26,27 @@ import (
 // costs of a broadcast in the profiles (docs/PERFORMANCE.md). It also
 // counts each client's backlog (LimitBacklog) and never waits for a client.
 func (h *Hub) Broadcast(ns string, in []string, name string, payload map[string]any) int {
+	return h.BroadcastFunc(ns, in, name, func() map[string]any { return payload })
+}
+
+// BroadcastFunc is Broadcast with the payload made by payload, called only
+// when some socket is in one of the rooms: an event nobody listens to costs
+// no payload (mpmd's ingest without consumers, docs/PERFORMANCE.md).
+func (h *Hub) BroadcastFunc(ns string, in []string, name string, payloadOf func() map[string]any) int {
 	n, err := h.lookup(ns)
 	if err != nil {
 		return 0
 	}
 	nsp := n.nsp
-	ids := nsp.Adapter().Sockets(rooms(in)).Keys()
+	a := nsp.Adapter()
+	if !anyMember(a, in) {
+		return 0 // no set built, no payload made
+	}
+	ids := a.Sockets(rooms(in)).Keys()
 	if len(ids) == 0 {
 		return 0
 	}
+	payload := payloadOf()
 	if h.observing() {
 		sids := make([]string, len(ids))
 		for i, id := range ids {
@@ -70,7 +83,7 @@ func (h *Hub) Broadcast(ns string, in []string, name string, payload map[string]
 			if b != nil {
 				limit = h.cfg.MaxBacklog
 			}
-			switch wt.queueMessage(msg, limit) {
+			switch wt.queueMessage(msg, limit, h.held.Load()) {
 			case 1:
 				if h.observing() {
 					h.obs.Observe(Event{Kind: PacketOut, Bytes: len(msg) - 1})
@@ -93,6 +106,59 @@ func (h *Hub) Broadcast(ns string, in []string, name string, payload map[string]
 		ec.Write(strings.NewReader(str), &packet.Options{WsPreEncodedFrame: frame}, nil)
 	}
 	return len(ids)
+}
+
+// WriteHold keeps the broadcasts made while it is held from waking the
+// clients' writers: each websocket client's messages are queued, and its
+// writer started once, at Release, so it writes all of them with one
+// write(2) instead of racing the loop with one write per event. mpmd's
+// pipeline holds writes while it broadcasts a committed batch; at a few
+// events per batch that divides the write(2) per delivery — the largest
+// cost of a fan-out to official socket.io-client listeners
+// (docs/PERFORMANCE.md) — by the batch's size, for the time it takes to
+// queue the batch.
+type WriteHold struct {
+	h    *Hub
+	mu   sync.Mutex
+	wake []*wsTransport
+}
+
+// HoldWrites starts holding writes until Release. One hold at a time: the
+// caller is the one goroutine that broadcasts (mpmd's pipeline).
+func (h *Hub) HoldWrites() *WriteHold {
+	wh := &WriteHold{h: h}
+	h.held.Store(wh)
+	return wh
+}
+
+// Release stops holding and starts the writers of every client that got
+// something meanwhile.
+func (wh *WriteHold) Release() {
+	wh.h.held.CompareAndSwap(wh, nil)
+	wh.mu.Lock()
+	wake := wh.wake
+	wh.wake = nil
+	wh.mu.Unlock()
+	for _, w := range wake {
+		w.release()
+	}
+}
+
+func (wh *WriteHold) add(w *wsTransport) {
+	wh.mu.Lock()
+	wh.wake = append(wh.wake, w)
+	wh.mu.Unlock()
+}
+
+// anyMember reports whether some socket is in one of rooms, without
+// building the sets Sockets does.
+func anyMember(a socket.Adapter, rooms []string) bool {
+	for _, r := range rooms {
+		if m, ok := a.Rooms().Load(socket.Room(r)); ok && m.Len() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // encodeEvent returns the Engine.IO message ("4") carrying the Socket.IO

@@ -78,6 +78,8 @@ type Hub struct {
 	obs     Observer // set once, before serving (Observe)
 	dropped atomic.Int64
 	watched sync.Map // engine connection id → *backlog (watchBacklog)
+
+	held atomic.Pointer[WriteHold] // HoldWrites: broadcasts queue without waking writers
 }
 
 // namespace is one namespace the hub serves and its handlers.

@@ -50,7 +50,9 @@ type wsTransport struct {
 
 	idleTimeout time.Duration
 	socket      *types.WebSocketConn
-	upgraded    bool // came as an upgrade from long-polling
+	// upgrading: came as an upgrade from long-polling, and the engine has
+	// not switched to it yet (guarded by mu; see message)
+	upgrading bool
 
 	upgrades *upgrades
 	claim    *upgrade // this websocket's claim on its session, when it came as an upgrade
@@ -74,6 +76,7 @@ type wsTransport struct {
 	spare   []wsItem // the writer's previous batch, for reuse
 	drains  int      // engine Sends written since the last "drain"
 	running bool     // a writer goroutine is on it
+	held    bool     // queued under a WriteHold that will start the writer
 	closed  bool
 	changed chan struct{} // closed by wake (queue taken, join recorded, shut); waitUntil waits on it
 
@@ -139,7 +142,7 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 	w.idleTimeout = ctx.IdleTimeout
 	w.socket = ctx.Websocket
 	w.readerDone = make(chan struct{})
-	w.upgraded = ctx.Query().Has("sid")
+	w.upgrading = ctx.Query().Has("sid")
 	if hw, ok := ctx.Response().(*hijackWriter); ok {
 		if sc, ok := w.socket.NetConn().(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
@@ -208,7 +211,11 @@ func (w *wsTransport) message() {
 		if _, err := read.ReadFrom(message); err != nil {
 			w._error(err)
 		} else {
+			upgrade := w.upgrading && mt == ws.TextMessage && read.Len() == 1 && read.Bytes()[0] == '5' // Engine.IO's UPGRADE packet
 			w.OnData(read)
+			if upgrade {
+				w.upgradeDone()
+			}
 		}
 		go w.message()
 		return
@@ -245,6 +252,23 @@ func (w *wsTransport) readerEnd(err error) {
 		w.socket.Emit("close")
 	}
 	close(w.readerDone)
+}
+
+// upgradeDone is called once the engine has handled the client's UPGRADE
+// packet, on this reader: the engine (third_party/socket.io-engine,
+// socket.maybeUpgrade) has by then made this transport the socket's and
+// flushed into it whatever it held back during the upgrade, and from now
+// on every engine send reaches Send at once (this transport is always
+// writable). So broadcasts may now come straight into the queue
+// (queueMessage) without overtaking anything: the realistic client, the
+// official socket.io-client, always connects this way (polling first),
+// and the engine path per client and event was the largest cost of its
+// fan-out after write(2) (docs/PERFORMANCE.md). A refused upgrade closes
+// the transport instead; a socket still on polling does not use it.
+func (w *wsTransport) upgradeDone() {
+	w.mu.Lock()
+	w.upgrading = false
+	w.mu.Unlock()
 }
 
 // Send queues the packets of one engine flush. The transport stays
@@ -297,7 +321,10 @@ func (w *wsTransport) sendProbe(p *packet.Packet) {
 // same, so its length says how far behind that client is too: over the
 // limit it is 0 for them as well. (The engine's "flush" count that
 // backlog.go keeps falls back to zero on every Send once upgraded.)
-func (w *wsTransport) queueMessage(msg []byte, limit int) int {
+//
+// With hold set (Hub.HoldWrites) the message is queued but the writer is
+// not started: hold starts it at its Release (release).
+func (w *wsTransport) queueMessage(msg []byte, limit int, hold *WriteHold) int {
 	if w.PerMessageDeflate() != nil {
 		return -1
 	}
@@ -310,13 +337,33 @@ func (w *wsTransport) queueMessage(msg []byte, limit int) int {
 		w.mu.Unlock()
 		return 0
 	}
-	if w.upgraded {
+	if w.upgrading {
 		w.mu.Unlock()
 		return -1
 	}
 	w.queue = append(w.queue, wsItem{msg: msg})
+	if hold != nil && !w.running {
+		if !w.held {
+			w.held = true
+			hold.add(w)
+		}
+		w.mu.Unlock()
+		return 1
+	}
 	w.kick()
 	return 1
+}
+
+// release starts the writer for what was queued under a WriteHold, unless
+// one runs already (an engine Send started it meanwhile).
+func (w *wsTransport) release() {
+	w.mu.Lock()
+	w.held = false
+	if w.running || len(w.queue) == 0 || w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.kick()
 }
 
 // kick starts the writer if none runs, and unlocks w.mu.

@@ -124,13 +124,6 @@ func (s *Server) healthStatus() string {
 // MaxBodyBytes bounds a POST /emit body.
 const MaxBodyBytes = 1 << 20
 
-type emitBody struct {
-	Namespace *string         `json:"namespace"`
-	Event     json.RawMessage `json:"event"`
-	Data      json.RawMessage `json:"data"`
-	EventID   string          `json:"event_id"`
-}
-
 // handleEmit answers POST /emit {"namespace","event","data"}: the event is
 // stored and broadcast; the answer is its seq and event_id. The body is read
 // as JSON whatever the Content-Type, so the guide's bare `curl -d` works.
@@ -164,77 +157,103 @@ func (s *Server) handleEmit(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, statusOf(err), errorBody(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeResult(w, res)
+}
+
+// Header values shared by every /emit answer (net/http only reads them).
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
+// writeResult answers a stored event: what writeJSON writes for res, byte
+// for byte (tested), built without reflection and written with one Write —
+// the answer every /emit request gets.
+func writeResult(w http.ResponseWriter, res Result) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	var arr [160]byte
+	b := appendResult(arr[:0], res)
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// appendResult appends res as json.Encoder writes it (with its newline).
+func appendResult(b []byte, res Result) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, res.Seq, 10)
+	b = append(b, `,"event_id":`...)
+	b, _ = event.AppendJSON(b, res.EventID)
+	b = append(b, `,"duplicate":`...)
+	b = strconv.AppendBool(b, res.Duplicate)
+	if res.Pending {
+		b = append(b, `,"pending":true`...)
+	}
+	return append(b, "}\n"...)
 }
 
 // parseEmit turns a /emit body into an event, or says what is wrong with it.
+// The body is decoded once (numbers kept exact), straight into the map the
+// event's data is taken from: the request's one pass of JSON decoding
+// (docs/PERFORMANCE.md, "Ingest").
 func parseEmit(body []byte) (*event.Event, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New(`request body is empty: send {"namespace": "system", "event": "…", "data": {…}}`)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // keep large integers exact
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("request body is not valid JSON: %v", err)
 	}
 	// dec.More is false before a stray '}' or ']', so look at the bytes.
 	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
 		return nil, errors.New("request body has data after the JSON object")
 	}
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+	b, ok := v.(map[string]any)
+	if !ok {
 		return nil, errors.New(`request body must be a JSON object {"namespace": …, "event": …, "data": {…}}`)
 	}
-	var b emitBody
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("request body does not have the expected fields: %v", err)
-	}
-	if b.Namespace == nil || *b.Namespace == "" {
+	nsv, present := b["namespace"]
+	if !present || nsv == nil || nsv == "" {
 		return nil, fmt.Errorf(`"namespace" is required: one of %s`, strings.Join(event.Namespaces, ", "))
 	}
-	ns, err := event.NormalizeNamespace(*b.Namespace)
+	nss, ok := nsv.(string)
+	if !ok {
+		return nil, fmt.Errorf(`request body does not have the expected fields: "namespace" must be a string, got %s`, jsonType(nsv))
+	}
+	ns, err := event.NormalizeNamespace(nss)
 	if err != nil {
 		return nil, err
 	}
-	var name string
-	if len(b.Event) == 0 || string(b.Event) == "null" {
+	ev, present := b["event"]
+	if !present || ev == nil {
 		return nil, errors.New(`"event" is required: the event's name, a string`)
 	}
-	if err := json.Unmarshal(b.Event, &name); err != nil {
+	name, ok := ev.(string)
+	if !ok {
 		return nil, errors.New(`"event" must be a string`)
 	}
 	if err := event.ValidateName(name); err != nil {
 		return nil, err
 	}
+	var id string
+	if idv, present := b["event_id"]; present && idv != nil {
+		if id, ok = idv.(string); !ok {
+			return nil, fmt.Errorf(`request body does not have the expected fields: "event_id" must be a string, got %s`, jsonType(idv))
+		}
+	}
 	data := map[string]any{}
-	if len(b.Data) > 0 {
-		t := bytes.TrimSpace(b.Data)
-		if len(t) == 0 || t[0] != '{' {
-			return nil, fmt.Errorf(`"data" must be a JSON object, got %s`, jsonKind(t))
+	if dv, present := b["data"]; present {
+		d, ok := dv.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf(`"data" must be a JSON object, got %s`, jsonType(dv))
 		}
-		d := json.NewDecoder(bytes.NewReader(t))
-		d.UseNumber()
-		if err := d.Decode(&data); err != nil {
-			return nil, fmt.Errorf(`"data" is not valid JSON: %v`, err)
-		}
+		data = d
 	}
-	return &event.Event{Namespace: ns, Name: name, Data: data, ID: b.EventID}, nil
-}
-
-func jsonKind(t []byte) string {
-	switch {
-	case len(t) == 0:
-		return "nothing"
-	case t[0] == '[':
-		return "an array"
-	case t[0] == '"':
-		return "a string"
-	case bytes.Equal(t, []byte("null")):
-		return "null"
-	case bytes.Equal(t, []byte("true")), bytes.Equal(t, []byte("false")):
-		return "a boolean"
-	}
-	return "a number"
+	return &event.Event{Namespace: ns, Name: name, Data: data, ID: id}, nil
 }
 
 // handleEvents answers GET /api/events: stored events by filter, as

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mpm-dev/mpm/pkg/broadcast"
 	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/store"
 )
 
 // Result is what a producer learns about its event once it is stored.
@@ -39,6 +40,7 @@ func (e *StoreError) Unwrap() error { return e.Err }
 // without storing it (direct).
 type request struct {
 	ev      *event.Event
+	data    string // ev.Data encoded for the store, by the producer's goroutine (admit); "": the pipeline encodes
 	derived *derivedBatch
 	direct  *direct
 	applied []*event.Event // consumed from the cluster log, seqs set (eventlog.go)
@@ -78,15 +80,36 @@ type direct struct {
 const (
 	queueSize = 8192
 	maxBatch  = 512
+	ackQueue  = 64 // batches whose acks wait for the acker
 )
 
 // Ingest runs ev through the pipeline — validate, assign seq, store, derive,
 // broadcast — and returns once it is stored (or refused).
 func (s *Server) Ingest(ctx context.Context, ev *event.Event) (Result, error) {
-	if err := s.validate(ev); err != nil {
+	r, err := s.admit(ev)
+	if err != nil {
 		return Result{}, err
 	}
-	return s.submit(ctx, &request{ev: ev, done: make(chan response, 1)})
+	r.done = make(chan response, 1)
+	return s.submit(ctx, r)
+}
+
+// admit validates ev and encodes its data for the store, on the caller's
+// goroutine: work the one pipeline goroutine then does not do (it is the
+// part of ingest that cannot run on several cores, docs/PERFORMANCE.md).
+func (s *Server) admit(ev *event.Event) (*request, error) {
+	if err := s.validate(ev); err != nil {
+		return nil, err
+	}
+	r := &request{ev: ev}
+	if s.cfg.Log == nil { // in cluster mode the log's consumer stores it
+		data, err := store.EncodeData(ev)
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		r.data = data
+	}
+	return r, nil
 }
 
 func (s *Server) validate(ev *event.Event) error {
@@ -132,6 +155,11 @@ func (s *Server) enqueue(ctx context.Context, r *request) error {
 		s.appendToLog(r) // the cluster log gives the seq (eventlog.go)
 		return nil
 	}
+	select {
+	case s.in <- r: // the queue has room: no timer (one per event, else)
+		return nil
+	default:
+	}
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
 	select {
@@ -153,11 +181,13 @@ func (s *Server) enqueue(ctx context.Context, r *request) error {
 func (s *Server) IngestBatch(ctx context.Context, evs []*event.Event) error {
 	errs := make(chan error, len(evs))
 	for _, ev := range evs {
-		if err := s.validate(ev); err != nil {
+		r, err := s.admit(ev)
+		if err != nil {
 			errs <- err
 			continue
 		}
-		if err := s.enqueue(ctx, &request{ev: ev, cb: func(_ Result, err error) { errs <- err }}); err != nil {
+		r.cb = func(_ Result, err error) { errs <- err }
+		if err := s.enqueue(ctx, r); err != nil {
 			errs <- err
 		}
 	}
@@ -189,9 +219,10 @@ func firstError(ctx context.Context, errs <-chan error, n int) error {
 // flight thus has them all in the queue, and one transaction stores them
 // (a waiting reader would let one event per connection into each batch).
 func (s *Server) ingestAsync(ev *event.Event, cb func(Result, error)) {
-	err := s.validate(ev)
+	r, err := s.admit(ev)
 	if err == nil {
-		err = s.enqueue(context.Background(), &request{ev: ev, cb: cb})
+		r.cb = cb
+		err = s.enqueue(context.Background(), r)
 	}
 	if err != nil {
 		cb(Result{}, err)
@@ -214,7 +245,11 @@ func (s *Server) sendDirect(d *direct) {
 // fast; doing commit and broadcast under bmu is what lets a replaying client
 // join the live stream with no gap and no duplicate.
 func (s *Server) pipeline() {
-	defer close(s.pipelineDone)
+	defer func() {
+		close(s.acks) // the acker answers what is left, then pipelineDone
+		<-s.ackerDone
+		close(s.pipelineDone)
+	}()
 	batch := make([]*request, 0, maxBatch)
 	for {
 		batch = batch[:0]
@@ -337,7 +372,12 @@ func (s *Server) process(batch []*request) {
 			tx.RaiseMeta(derivedSeqKey, r.derived.source)
 			continue
 		}
-		dup, err := tx.Append(ctx, r.ev)
+		var dup bool
+		if r.data != "" {
+			dup, err = tx.AppendEncoded(ctx, r.ev, r.data)
+		} else {
+			dup, err = tx.Append(ctx, r.ev)
+		}
 		if err != nil {
 			tx.Rollback()
 			fail(err)
@@ -359,23 +399,55 @@ func (s *Server) process(batch []*request) {
 	m.batch.Observe(float64(len(batch)))
 	s.setHealthy()
 	committed := make([]*event.Event, 0, len(out))
+	// Each client's share of the batch goes out in one write (WriteHold).
+	hold := s.hub.HoldWrites()
 	for _, d := range out {
 		s.deliver(d)
 		if d.direct == nil {
 			committed = append(committed, d.ev)
 		}
 	}
+	hold.Release()
 	s.stream.publish(committed)
 	s.reply(batch, resps)
 }
 
+// reply answers a batch's requests, after its commit (or its failure).
+// Waiting callers get their response at once; callbacks (socket acks,
+// IngestBatch) are called in order by the acker goroutine, so that encoding
+// and writing acks is not the pipeline's work: the pipeline goes on to the
+// next batch while the acker answers this one.
 func (s *Server) reply(batch []*request, resps []response) {
+	var acks []ack
 	for i, r := range batch {
 		if r.cb != nil {
-			r.cb(resps[i].res, resps[i].err)
+			if acks == nil {
+				acks = make([]ack, 0, len(batch)-i)
+			}
+			acks = append(acks, ack{r.cb, resps[i]})
 			continue
 		}
 		r.done <- resps[i]
+	}
+	if len(acks) > 0 {
+		s.acks <- acks
+	}
+}
+
+// ack is one callback's answer, for the acker.
+type ack struct {
+	cb   func(Result, error)
+	resp response
+}
+
+// acker calls the callbacks of each committed (or failed) batch, in batch
+// order, until the pipeline closes acks.
+func (s *Server) acker() {
+	defer close(s.ackerDone)
+	for batch := range s.acks {
+		for _, a := range batch {
+			a.cb(a.resp.res, a.resp.err)
+		}
 	}
 }
 
@@ -407,8 +479,8 @@ func (s *Server) deliver(d delivery) {
 	if ev.SessionID != "" {
 		rooms = append(rooms, sessionRoom(ev.SessionID))
 	}
-	// one encoding for every client (broadcast.Hub.Broadcast)
-	if n := s.hub.Broadcast(ev.Namespace, rooms, ev.Name, ev.Payload()); n > 0 {
+	// one encoding for every client, none when nobody listens (broadcast.Hub.BroadcastFunc)
+	if n := s.hub.BroadcastFunc(ev.Namespace, rooms, ev.Name, ev.Payload); n > 0 {
 		s.metrics.sent.WithLabelValues(ev.Namespace).Add(float64(n))
 	}
 }

@@ -83,6 +83,8 @@ type Server struct {
 	in           chan *request
 	stopped      chan struct{} // closed when the pipeline must drain and stop
 	pipelineDone chan struct{}
+	acks         chan []ack // answers of committed batches, for the acker (pipeline.go)
+	ackerDone    chan struct{}
 	bmu          sync.Mutex // held by the pipeline from commit through broadcast
 	closing      atomic.Bool
 
@@ -110,6 +112,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		in:           make(chan *request, queueSize),
 		stopped:      make(chan struct{}),
 		pipelineDone: make(chan struct{}),
+		acks:         make(chan []ack, ackQueue),
+		ackerDone:    make(chan struct{}),
 		started:      time.Now(),
 	}
 	s.sessions = session.New(cfg.Pricer, session.Limits{})
@@ -128,6 +132,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 			log.Error("the Admin UI is off", "err", err)
 		}
 	}
+	go s.acker()
 	go s.pipeline()
 	return s
 }

@@ -196,8 +196,25 @@ func (t *Tx) Append(ctx context.Context, ev *event.Event) (duplicate bool, err e
 	if err != nil {
 		return false, fmt.Errorf("encode event data: %w", err)
 	}
+	return t.AppendEncoded(ctx, ev, string(data))
+}
+
+// EncodeData is ev.Data as Append stores it. A caller that has time before
+// the batch (a producer's own goroutine) encodes it there and hands it to
+// AppendEncoded, so the single writer does not.
+func EncodeData(ev *event.Event) (string, error) {
+	b, err := event.AppendJSON(make([]byte, 0, 512), ev.Data)
+	if err != nil {
+		return "", fmt.Errorf("encode event data: %w", err)
+	}
+	return string(b), nil
+}
+
+// AppendEncoded is Append with ev.Data already encoded by EncodeData
+// (data must be exactly that).
+func (t *Tx) AppendEncoded(ctx context.Context, ev *event.Event, data string) (duplicate bool, err error) {
 	seq := t.next + 1
-	res, err := t.ins.ExecContext(ctx, seq, ev.ID, ev.Namespace, ev.Name, ev.Time.UnixMilli(), ev.SessionID, string(data))
+	res, err := t.ins.ExecContext(ctx, seq, ev.ID, ev.Namespace, ev.Name, ev.Time.UnixMilli(), ev.SessionID, data)
 	if err != nil {
 		return false, fmt.Errorf("store event: %w", err)
 	}
