@@ -84,6 +84,40 @@ func TestHookLinksNoSocketIOLibrary(t *testing.T) {
 	}
 }
 
+// TestHookRelayLinksNoCLI keeps the mpm-hook program (the relay Claude Code
+// starts on every hook event) off its own command line: every package a
+// program links runs its initialisation at start-up, whichever path main
+// takes, and kong with go/doc and the settings code cost the hook ≈0.5 ms
+// (docs/PERFORMANCE-hook.md). mpm-hook parses the relay's flags with the
+// standard library (relay.ParseArgs) and hands everything else to
+// mpm-hook-cli. regexp is on the list for its package-level compiles.
+func TestHookRelayLinksNoCLI(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	cmd := exec.Command(goBin, "list", "-deps", "./cmd/mpm-hook")
+	cmd.Dir = mpmdtest.RepoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/mpm-hook: %v", err)
+	}
+	banned := []string{"github.com/alecthomas/kong", "github.com/mpm-dev/mpm/pkg/hookcli",
+		"github.com/mpm-dev/mpm/pkg/settings", "github.com/mpm-dev/mpm/pkg/clirun", "go/doc", "regexp"}
+	deps := map[string]bool{}
+	for dep := range strings.Lines(string(out)) {
+		deps[strings.TrimSpace(dep)] = true
+	}
+	if !deps["github.com/mpm-dev/mpm/pkg/relay"] {
+		t.Fatalf("go list -deps ./cmd/mpm-hook does not name pkg/relay; the test looks at the wrong thing:\n%s", out)
+	}
+	for _, b := range banned {
+		if deps[b] {
+			t.Errorf("the mpm-hook relay program links %s; keep the command line in mpm-hook-cli (cmd/mpm-hook-cli)", b)
+		}
+	}
+}
+
 // TestServerLibraryOnlyInBroadcast keeps the Socket.IO server library
 // behind its one seam, pkg/broadcast (its doc comment says why): no
 // non-test Go file elsewhere imports the library's server packages
