@@ -37,8 +37,10 @@ func LoadHookConfig(dir string) HookConfig {
 // arguments, or only the relay's flags) does when Claude Code runs it.
 type Process struct {
 	Stdin io.Reader
-	Dirs  paths.Dirs
-	Now   func() time.Time
+	// Dirs defaults to paths.ResolveAtStart: the environment as the
+	// process started with it.
+	Dirs paths.Dirs
+	Now  func() time.Time
 	// Port and Token are --port and --token; zero values mean
 	// SOCKETIO_PORT (then wire.DefaultPort) and CLAUDE_MPM_SOCKETIO_TOKEN.
 	Port  int
@@ -54,7 +56,7 @@ type Process struct {
 func RunProcess(p Process) Outcome {
 	defer func() { _ = recover() }()
 	if p.Dirs == (paths.Dirs{}) {
-		p.Dirs = paths.Resolve()
+		p.Dirs = paths.ResolveAtStart()
 	}
 	if p.Token == "" {
 		p.Token = os.Getenv("CLAUDE_MPM_SOCKETIO_TOKEN")
