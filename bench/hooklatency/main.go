@@ -3,10 +3,13 @@
 // (a) the floor, a stdlib-only Go program doing one loopback POST /emit, and
 // (b) the Python anchor, python-socketio connecting to /hook, emitting with
 // an ack and disconnecting; also a stdlib-only Socket.IO producer (what a
-// relay without the Socket.IO library would cost) and an empty Go program
-// (the cost of spawning any Go process). It prints a Markdown report.
+// relay without the Socket.IO library would cost), a raw floor (one
+// hand-made POST on a TCP socket, the least an acked hook costs) and an
+// empty Go program (the cost of spawning any Go process); with -baseline, a
+// second mpm-hook (e.g. main's) interleaved with the first, mpmd up and
+// down. It prints a Markdown report.
 //
-//	go run ./bench/hooklatency -bin bin -n 500
+//	go run ./bench/hooklatency -bin bin -n 500 [-baseline DIR]
 package main
 
 import (
@@ -112,8 +115,8 @@ func run(binDir, baseDir string, n, pyN int, python, outFile string) error {
 	}
 	defer os.RemoveAll(root)
 	env := isolatedEnv(root)
-	floor, floorSIO, nop := filepath.Join(root, "floor"), filepath.Join(root, "floorsio"), filepath.Join(root, "nop")
-	for prog, pkg := range map[string]string{floor: "./bench/hooklatency/floor", floorSIO: "./bench/hooklatency/floorsio", nop: "./bench/hooklatency/nop"} {
+	floor, floorSIO, nop, rawFloor := filepath.Join(root, "floor"), filepath.Join(root, "floorsio"), filepath.Join(root, "nop"), filepath.Join(root, "rawfloor")
+	for prog, pkg := range map[string]string{floor: "./bench/hooklatency/floor", floorSIO: "./bench/hooklatency/floorsio", nop: "./bench/hooklatency/nop", rawFloor: "./bench/hooklatency/rawfloor"} {
 		if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", prog, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
@@ -142,6 +145,7 @@ func run(binDir, baseDir string, n, pyN int, python, outFile string) error {
 
 	hookUp := &series{name: "mpm-hook, mpmd up"}
 	floorS := &series{name: "floor: stdlib Go, one POST /emit"}
+	rawS := &series{name: "raw floor: one hand-made POST /emit on a TCP socket, ack"}
 	pyS := &series{name: "Python anchor: python-socketio, /hook, ack"}
 	hookDown := &series{name: "mpm-hook, mpmd down (spools)"}
 	nopS := &series{name: "nop: an empty Go program (spawn cost)"}
@@ -164,7 +168,7 @@ func run(binDir, baseDir string, n, pyN int, python, outFile string) error {
 		prog string
 		args []string
 	}
-	progs := []prog{{hookUp, hook, nil}, {floorS, floor, []string{url}}, {sioS, floorSIO, []string{url}}, {nopS, nop, nil}}
+	progs := []prog{{hookUp, hook, nil}, {floorS, floor, []string{url}}, {sioS, floorSIO, []string{url}}, {nopS, nop, nil}, {rawS, rawFloor, []string{url}}}
 	if baseHook != "" {
 		for range 20 {
 			if _, err := spawn(env, input, baseHook); err != nil {
@@ -221,7 +225,7 @@ func run(binDir, baseDir string, n, pyN int, python, outFile string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Spawn-to-exit latency, %d runs each (Python anchor: %d), a PreToolUse input of %d bytes on stdin.\n\n", n, len(pyS.d), len(payload))
 	fmt.Fprintf(&b, "| program | p50 ms | p90 ms | p99 ms | mean ms | failed runs |\n|---|---:|---:|---:|---:|---:|\n")
-	for _, s := range []*series{hookUp, baseUp, floorS, sioS, pyS, hookDown, baseDown, nopS, downNop} {
+	for _, s := range []*series{hookUp, baseUp, floorS, rawS, sioS, pyS, hookDown, baseDown, nopS, downNop} {
 		if len(s.d) == 0 {
 			continue
 		}
@@ -231,6 +235,8 @@ func run(binDir, baseDir string, n, pyN int, python, outFile string) error {
 	rn50 := float64(hookUp.pct(50)) / float64(nopS.pct(50))
 	rn99 := float64(hookUp.pct(99)) / float64(nopS.pct(99))
 	fmt.Fprintf(&b, "* mpm-hook (mpmd up) p50 / empty Go program p50 = %.2f× (issue 13 target ≤ 1.5×): %s; p99 / p99 = %.2f× (target ≤ 2×): %s\n", rn50, verdict(rn50 <= 1.5), rn99, verdict(rn99 <= 2))
+	fmt.Fprintf(&b, "* raw floor p50 / empty Go program p50 = %.2f×, p99 / p99 = %.2f× (the least an acked hook costs here); mpm-hook p50 / raw floor p50 = %.2f×\n",
+		float64(rawS.pct(50))/float64(nopS.pct(50)), float64(rawS.pct(99))/float64(nopS.pct(99)), float64(hookUp.pct(50))/float64(rawS.pct(50)))
 	if baseHook != "" {
 		fmt.Fprintf(&b, "* baseline mpm-hook (%s) p50 / empty Go program p50 = %.2f×, p99 / p99 = %.2f×; this mpm-hook p50 / baseline p50 = %.2f× (mpmd up), %.2f× (mpmd down)\n",
 			baseDir, float64(baseUp.pct(50))/float64(nopS.pct(50)), float64(baseUp.pct(99))/float64(nopS.pct(99)),
@@ -251,7 +257,7 @@ func run(binDir, baseDir string, n, pyN int, python, outFile string) error {
 	fmt.Fprintf(&b, "* mpm-hook with mpmd up: %d of %d runs spooled their event instead of getting the ack in time (the next hook delivers it)\n", spooledBefore, upRuns)
 	fmt.Fprintf(&b, "* mpm-hook with mpmd down p99 = %s ms (target ≤ 10 ms): %s; %d of %d events spooled\n",
 		ms(hookDown.pct(99)), verdict(hookDown.pct(99) <= 10*time.Millisecond), spooled, downRuns)
-	for _, s := range []*series{hookUp, baseUp, floorS, sioS, hookDown, baseDown, nopS, downNop} {
+	for _, s := range []*series{hookUp, baseUp, floorS, rawS, sioS, hookDown, baseDown, nopS, downNop} {
 		for _, f := range s.fails {
 			fmt.Fprintf(&b, "* failed run of %s: %s\n", s.name, f)
 		}

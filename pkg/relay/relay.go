@@ -409,7 +409,10 @@ func readInput(r io.Reader, timeout time.Duration) ([]byte, error) {
 }
 
 func readBounded(r io.Reader, buf *safeBuffer) ([]byte, error) {
-	size := 64 << 10
+	// Most hook inputs are a few KB: start small (two 64 KiB buffers
+	// were a third of what a relay run allocates, each a fresh span to
+	// fault in) and grow the read chunk while reads fill it.
+	size := 8 << 10
 	if f, ok := r.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 			size = int(min(max(fi.Size()+1, 512), MaxInputBytes+1))
@@ -424,6 +427,9 @@ func readBounded(r io.Reader, buf *safeBuffer) ([]byte, error) {
 				// Over the limit: the rest is not read, so the writer
 				// (Claude Code) may see EPIPE; it does not wait for it.
 				return buf.snapshot(), fmt.Errorf("input is larger than %d MiB; the rest was not read", MaxInputBytes>>20)
+			}
+			if n == len(chunk) && len(chunk) < 1<<20 {
+				chunk = make([]byte, min(4*len(chunk), 1<<20))
 			}
 		}
 		if errors.Is(err, io.EOF) {

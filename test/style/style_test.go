@@ -63,7 +63,8 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 	}
 }
 
-// TestHookLinksNoSocketIOLibrary keeps mpm-hook off the Socket.IO library:
+// TestHookLinksNoSocketIOLibrary keeps mpm-hook (the relay and mpm-hook-cli,
+// its command line) off the Socket.IO library:
 // its package initialisation alone costs a hook more than its latency budget
 // (docs/HOOKS.md). mpm-hook speaks Socket.IO through pkg/wire.
 func TestHookLinksNoSocketIOLibrary(t *testing.T) {
@@ -71,15 +72,17 @@ func TestHookLinksNoSocketIOLibrary(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command on PATH")
 	}
-	cmd := exec.Command(goBin, "list", "-deps", "./cmd/mpm-hook")
-	cmd.Dir = mpmdtest.RepoRoot(t)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list -deps ./cmd/mpm-hook: %v", err)
-	}
-	for dep := range strings.Lines(string(out)) {
-		if strings.HasPrefix(dep, "github.com/zishang520/") {
-			t.Errorf("mpm-hook imports %s; use pkg/wire, not the Socket.IO library", strings.TrimSpace(dep))
+	for _, prog := range []string{"./cmd/mpm-hook", "./cmd/mpm-hook-cli"} {
+		cmd := exec.Command(goBin, "list", "-deps", prog)
+		cmd.Dir = mpmdtest.RepoRoot(t)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", prog, err)
+		}
+		for dep := range strings.Lines(string(out)) {
+			if strings.HasPrefix(dep, "github.com/zishang520/") {
+				t.Errorf("%s imports %s; use pkg/wire, not the Socket.IO library", prog, strings.TrimSpace(dep))
+			}
 		}
 	}
 }
