@@ -3,10 +3,13 @@
 // (a) the floor, a stdlib-only Go program doing one loopback POST /emit, and
 // (b) the Python anchor, python-socketio connecting to /hook, emitting with
 // an ack and disconnecting; also a stdlib-only Socket.IO producer (what a
-// relay without the Socket.IO library would cost) and an empty Go program
-// (the cost of spawning any Go process). It prints a Markdown report.
+// relay without the Socket.IO library would cost), a raw floor (one
+// hand-made POST on a TCP socket, the least an acked hook costs) and an
+// empty Go program (the cost of spawning any Go process); with -baseline, a
+// second mpm-hook (e.g. main's) interleaved with the first, mpmd up and
+// down. It prints a Markdown report.
 //
-//	go run ./bench/hooklatency -bin bin -n 500
+//	go run ./bench/hooklatency -bin bin -n 500 [-baseline DIR]
 package main
 
 import (
@@ -37,8 +40,9 @@ func main() {
 	pyN := flag.Int("python-n", 50, "runs of the Python anchor (it is slow)")
 	python := flag.String("python", "/usr/bin/python3", "python with python-socketio (empty: skip the anchor)")
 	out := flag.String("out", "", "also write the report to this file")
+	baseline := flag.String("baseline", "", "directory holding a baseline mpm-hook (e.g. main's), run interleaved with the others, mpmd up and down")
 	flag.Parse()
-	if err := run(*bin, *n, *pyN, *python, *out); err != nil {
+	if err := run(*bin, *baseline, *n, *pyN, *python, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "hooklatency:", err)
 		os.Exit(1)
 	}
@@ -90,10 +94,17 @@ func (s *series) mean() time.Duration {
 
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) }
 
-func run(binDir string, n, pyN int, python, outFile string) error {
+func run(binDir, baseDir string, n, pyN int, python, outFile string) error {
 	binDir, _ = filepath.Abs(binDir)
 	hook, mpmd := filepath.Join(binDir, "mpm-hook"), filepath.Join(binDir, "mpmd")
-	for _, b := range []string{hook, mpmd} {
+	need := []string{hook, mpmd}
+	baseHook := ""
+	if baseDir != "" {
+		baseDir, _ = filepath.Abs(baseDir)
+		baseHook = filepath.Join(baseDir, "mpm-hook")
+		need = append(need, baseHook)
+	}
+	for _, b := range need {
 		if _, err := os.Stat(b); err != nil {
 			return fmt.Errorf("%s is missing: run `make build` first", b)
 		}
@@ -104,8 +115,8 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	}
 	defer os.RemoveAll(root)
 	env := isolatedEnv(root)
-	floor, floorSIO, nop := filepath.Join(root, "floor"), filepath.Join(root, "floorsio"), filepath.Join(root, "nop")
-	for prog, pkg := range map[string]string{floor: "./bench/hooklatency/floor", floorSIO: "./bench/hooklatency/floorsio", nop: "./bench/hooklatency/nop"} {
+	floor, floorSIO, nop, rawFloor := filepath.Join(root, "floor"), filepath.Join(root, "floorsio"), filepath.Join(root, "nop"), filepath.Join(root, "rawfloor")
+	for prog, pkg := range map[string]string{floor: "./bench/hooklatency/floor", floorSIO: "./bench/hooklatency/floorsio", nop: "./bench/hooklatency/nop", rawFloor: "./bench/hooklatency/rawfloor"} {
 		if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", prog, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
@@ -134,10 +145,13 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 
 	hookUp := &series{name: "mpm-hook, mpmd up"}
 	floorS := &series{name: "floor: stdlib Go, one POST /emit"}
+	rawS := &series{name: "raw floor: one hand-made POST /emit on a TCP socket, ack"}
 	pyS := &series{name: "Python anchor: python-socketio, /hook, ack"}
 	hookDown := &series{name: "mpm-hook, mpmd down (spools)"}
 	nopS := &series{name: "nop: an empty Go program (spawn cost)"}
 	sioS := &series{name: "stdlib-only Socket.IO producer: /hook, ack"}
+	baseUp := &series{name: "baseline mpm-hook, mpmd up"}
+	baseDown := &series{name: "baseline mpm-hook, mpmd down (spools)"}
 	loadBefore := loadavg()
 
 	// Warm the page cache and mpmd.
@@ -149,13 +163,23 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 			return err
 		}
 	}
+	type prog struct {
+		s    *series
+		prog string
+		args []string
+	}
+	progs := []prog{{hookUp, hook, nil}, {floorS, floor, []string{url}}, {sioS, floorSIO, []string{url}}, {nopS, nop, nil}, {rawS, rawFloor, []string{url}}}
+	if baseHook != "" {
+		for range 20 {
+			if _, err := spawn(env, input, baseHook); err != nil {
+				return err
+			}
+		}
+		progs = append(progs, prog{baseUp, baseHook, nil})
+	}
 	// Interleaved, so a burst of load from elsewhere hits all alike.
 	for range n {
-		for _, r := range []struct {
-			s    *series
-			prog string
-			args []string
-		}{{hookUp, hook, nil}, {floorS, floor, []string{url}}, {sioS, floorSIO, []string{url}}, {nopS, nop, nil}} {
+		for _, r := range progs {
 			if err := r.s.run(env, input, r.prog, r.args...); err != nil {
 				return err
 			}
@@ -178,23 +202,46 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	spooledBefore := countSpool(root)
 	stopMpmd(daemon)
 	stopped = true
+	downNop := &series{name: "nop, interleaved with the mpmd-down runs"}
 	for range n {
 		if err := hookDown.run(env, input, hook); err != nil {
 			return err
 		}
+		if baseHook != "" {
+			if err := baseDown.run(env, input, baseHook); err != nil {
+				return err
+			}
+		}
+		if err := downNop.run(env, input, nop); err != nil {
+			return err
+		}
 	}
 	spooled := countSpool(root) - spooledBefore
+	downRuns := n
+	if baseHook != "" {
+		downRuns = 2 * n
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Spawn-to-exit latency, %d runs each (Python anchor: %d), a PreToolUse input of %d bytes on stdin.\n\n", n, len(pyS.d), len(payload))
 	fmt.Fprintf(&b, "| program | p50 ms | p90 ms | p99 ms | mean ms | failed runs |\n|---|---:|---:|---:|---:|---:|\n")
-	for _, s := range []*series{hookUp, floorS, sioS, pyS, hookDown, nopS} {
+	for _, s := range []*series{hookUp, baseUp, floorS, rawS, sioS, pyS, hookDown, baseDown, nopS, downNop} {
 		if len(s.d) == 0 {
 			continue
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n", s.name, ms(s.pct(50)), ms(s.pct(90)), ms(s.pct(99)), ms(s.mean()), len(s.fails))
 	}
 	b.WriteString("\n")
+	rn50 := float64(hookUp.pct(50)) / float64(nopS.pct(50))
+	rn99 := float64(hookUp.pct(99)) / float64(nopS.pct(99))
+	fmt.Fprintf(&b, "* mpm-hook (mpmd up) p50 / empty Go program p50 = %.2f× (issue 13 target ≤ 1.5×): %s; p99 / p99 = %.2f× (target ≤ 2×): %s\n", rn50, verdict(rn50 <= 1.5), rn99, verdict(rn99 <= 2))
+	fmt.Fprintf(&b, "* raw floor p50 / empty Go program p50 = %.2f×, p99 / p99 = %.2f× (the least an acked hook costs here); mpm-hook p50 / raw floor p50 = %.2f×\n",
+		float64(rawS.pct(50))/float64(nopS.pct(50)), float64(rawS.pct(99))/float64(nopS.pct(99)), float64(hookUp.pct(50))/float64(rawS.pct(50)))
+	if baseHook != "" {
+		fmt.Fprintf(&b, "* baseline mpm-hook (%s) p50 / empty Go program p50 = %.2f×, p99 / p99 = %.2f×; this mpm-hook p50 / baseline p50 = %.2f× (mpmd up), %.2f× (mpmd down)\n",
+			baseDir, float64(baseUp.pct(50))/float64(nopS.pct(50)), float64(baseUp.pct(99))/float64(nopS.pct(99)),
+			float64(hookUp.pct(50))/float64(baseUp.pct(50)), float64(hookDown.pct(50))/float64(baseDown.pct(50)))
+	}
 	r1 := float64(hookUp.pct(50)) / float64(floorS.pct(50))
 	fmt.Fprintf(&b, "* mpm-hook p50 / floor p50 = %.2f× (target ≤ 2×): %s\n", r1, verdict(r1 <= 2))
 	if len(pyS.d) > 0 {
@@ -203,10 +250,14 @@ func run(binDir string, n, pyN int, python, outFile string) error {
 	} else if pyErr != "" {
 		fmt.Fprintf(&b, "* Python anchor did not run: %s\n", pyErr)
 	}
-	fmt.Fprintf(&b, "* mpm-hook with mpmd up: %d of %d runs spooled their event instead of getting the ack in time (the next hook delivers it)\n", spooledBefore, n+20)
+	upRuns := n + 20
+	if baseHook != "" {
+		upRuns *= 2
+	}
+	fmt.Fprintf(&b, "* mpm-hook with mpmd up: %d of %d runs spooled their event instead of getting the ack in time (the next hook delivers it)\n", spooledBefore, upRuns)
 	fmt.Fprintf(&b, "* mpm-hook with mpmd down p99 = %s ms (target ≤ 10 ms): %s; %d of %d events spooled\n",
-		ms(hookDown.pct(99)), verdict(hookDown.pct(99) <= 10*time.Millisecond), spooled, n)
-	for _, s := range []*series{hookUp, floorS, sioS, hookDown, nopS} {
+		ms(hookDown.pct(99)), verdict(hookDown.pct(99) <= 10*time.Millisecond), spooled, downRuns)
+	for _, s := range []*series{hookUp, baseUp, floorS, rawS, sioS, hookDown, baseDown, nopS, downNop} {
 		for _, f := range s.fails {
 			fmt.Fprintf(&b, "* failed run of %s: %s\n", s.name, f)
 		}

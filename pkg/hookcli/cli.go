@@ -15,10 +15,17 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/mpm-dev/mpm/pkg/clirun"
 	"github.com/mpm-dev/mpm/pkg/paths"
+	"github.com/mpm-dev/mpm/pkg/relay"
 	"github.com/mpm-dev/mpm/pkg/settings"
 	"github.com/mpm-dev/mpm/pkg/version"
 	"github.com/mpm-dev/mpm/pkg/wire"
 )
+
+// CLIProgram is the program that holds this command line. The mpm-hook
+// program itself is only the relay (pkg/relay, stdlib only, so that the hook
+// Claude Code runs on every event starts fast); it hands every other command,
+// --help and --version to mpm-hook-cli next to it (cmd/mpm-hook-cli).
+const CLIProgram = "mpm-hook-cli"
 
 // CLI is mpm-hook's root command.
 type CLI struct {
@@ -99,7 +106,7 @@ func Main(args []string, env Env) int {
 			// Claude Code always pipes the hook input; a terminal means
 			// a person typed `mpm-hook`, who needs a hint, not a
 			// hook_error event.
-			fmt.Fprintln(env.Stderr, "mpm-hook relays one Claude Code hook event from stdin to mpmd; it is what a hook entry runs.\nTry `mpm-hook install`, `mpm-hook doctor`, `mpm-hook tail` or `mpm-hook --help`.")
+			fmt.Fprintln(env.Stderr, relay.TerminalHint)
 			return 0
 		}
 		runRelay(&env, 0, os.Getenv("CLAUDE_MPM_SOCKETIO_TOKEN"), false)

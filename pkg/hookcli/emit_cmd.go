@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
+	"github.com/mpm-dev/mpm/pkg/relay"
 	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
@@ -76,18 +76,5 @@ func (c *EmitCmd) Run(cli *CLI, env *Env) error {
 	return nil
 }
 
-// isTerminal reports whether r is a terminal: a character device other than
-// /dev/null (which is what the Go runtime puts on a standard descriptor the
-// parent closed).
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	null, err := os.Stat(os.DevNull)
-	return err != nil || !os.SameFile(fi, null)
-}
+// isTerminal reports whether r is a terminal other than /dev/null.
+func isTerminal(r io.Reader) bool { return relay.IsTerminal(r) }

@@ -108,13 +108,18 @@ func hookEvents(in []string) ([]string, error) {
 }
 
 // defaultCommand is "mpm-hook" when that resolves to this binary on PATH,
-// else this binary's absolute path.
+// else this binary's absolute path. Run as mpm-hook-cli (which mpm-hook
+// hands its subcommands to), "this binary" is the mpm-hook next to it: the
+// relay that hook entries run.
 func defaultCommand() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return "mpm-hook"
 	}
 	exe, _ = filepath.EvalSymlinks(exe)
+	if filepath.Base(exe) == CLIProgram {
+		exe = filepath.Join(filepath.Dir(exe), "mpm-hook")
+	}
 	if p, err := exec.LookPath("mpm-hook"); err == nil {
 		if rp, _ := filepath.EvalSymlinks(p); rp == exe {
 			return "mpm-hook"

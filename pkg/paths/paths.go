@@ -36,6 +36,17 @@ type Dirs struct {
 // callers that change it are honoured) and returns mpm's directories.
 func Resolve() Dirs {
 	xdg.Reload()
+	return fromXDG()
+}
+
+// ResolveAtStart is Resolve without reading the environment again: the
+// directories as of the program's start, when xdg's package initialisation
+// read it. It is for a short-lived program that does not change its own
+// environment (the hook relay, which saves the second read of
+// user-dirs.dirs and the environment on every hook event).
+func ResolveAtStart() Dirs { return fromXDG() }
+
+func fromXDG() Dirs {
 	d := Dirs{
 		Config: filepath.Join(xdg.ConfigHome, App),
 		State:  filepath.Join(xdg.StateHome, App),

@@ -139,24 +139,12 @@ func Run(cfg Config) (out Outcome) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Deadline)
 	defer cancel()
 
-	// Connect while stdin is read: both take a millisecond or two and the
-	// hook's latency is what Claude Code waits for. The connection is a
-	// plain TCP one for a POST /emit: one round trip, acked once mpmd
-	// stored the event (wire.PostConn).
+	// Discovery first (a file read), then stdin; the connection comes after.
+	// Connecting while stdin was read, on a goroutine of its own, cost
+	// more than it saved (≈0.45 ms at p50, docs/PERFORMANCE-hook.md): on
+	// loopback the connect takes microseconds, while handing the result
+	// between goroutines woke another thread on a busy machine.
 	baseURL, discovered := wire.CandidateFrom(cfg.Client)
-	dialed := make(chan postDial, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				dialed <- postDial{err: fmt.Errorf("dial panic: %v", r)}
-			}
-		}()
-		dctx, dcancel := context.WithTimeout(ctx, cfg.SendTimeout)
-		defer dcancel()
-		c, err := wire.DialPost(dctx, baseURL)
-		dialed <- postDial{c, err}
-	}()
-
 	input, readErr := readInput(cfg.Stdin, cfg.ReadTimeout)
 	rec = Build(input, readErr, start)
 	if _, ok := rec.Data["claude_pid"]; !ok && rec.Event != event.HookErrorEvent {
@@ -168,19 +156,11 @@ func Run(cfg Config) (out Outcome) {
 
 	sendCtx, sendCancel := context.WithTimeout(ctx, cfg.SendTimeout)
 	defer sendCancel()
-	var pc *wire.PostConn
-	select {
-	case d := <-dialed:
-		pc, out.Err = d.conn, d.err
-	case <-sendCtx.Done():
-		out.Err = fmt.Errorf("connect to %s: %w", baseURL, sendCtx.Err())
-		// The dial goroutine gives up with ctx; close what it may still
-		// produce so nothing lingers until exit.
-		go func() {
-			if d := <-dialed; d.conn != nil {
-				d.conn.Close()
-			}
-		}()
+	// The connection is a plain TCP one for a POST /emit: one round trip,
+	// acked once mpmd stored the event (wire.PostConn).
+	pc, err := wire.DialPost(sendCtx, baseURL)
+	if err != nil {
+		out.Err = err
 	}
 	if pc != nil {
 		if spooled(cfg) {
@@ -211,11 +191,6 @@ func Run(cfg Config) (out Outcome) {
 	}
 	cfg.Log.Debug("delivered", "event_id", out.EventID, "seq", out.Seq, "drained", out.Drained, "after", cfg.Now().Sub(start))
 	return out
-}
-
-type postDial struct {
-	conn *wire.PostConn
-	err  error
 }
 
 // spooled reports whether the spool holds events (listing an empty
@@ -434,7 +409,10 @@ func readInput(r io.Reader, timeout time.Duration) ([]byte, error) {
 }
 
 func readBounded(r io.Reader, buf *safeBuffer) ([]byte, error) {
-	size := 64 << 10
+	// Most hook inputs are a few KB: start small (two 64 KiB buffers
+	// were a third of what a relay run allocates, each a fresh span to
+	// fault in) and grow the read chunk while reads fill it.
+	size := 8 << 10
 	if f, ok := r.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 			size = int(min(max(fi.Size()+1, 512), MaxInputBytes+1))
@@ -449,6 +427,9 @@ func readBounded(r io.Reader, buf *safeBuffer) ([]byte, error) {
 				// Over the limit: the rest is not read, so the writer
 				// (Claude Code) may see EPIPE; it does not wait for it.
 				return buf.snapshot(), fmt.Errorf("input is larger than %d MiB; the rest was not read", MaxInputBytes>>20)
+			}
+			if n == len(chunk) && len(chunk) < 1<<20 {
+				chunk = make([]byte, min(4*len(chunk), 1<<20))
 			}
 		}
 		if errors.Is(err, io.EOF) {

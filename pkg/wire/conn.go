@@ -118,7 +118,7 @@ func dialOnce(ctx context.Context, t target, baseURL, ns string, o DialOptions) 
 		}
 		return fmt.Errorf("connect to %s%s: %s: %w", baseURL, ns, stage, err)
 	}
-	nc, err := dialTCP(ctx, t)
+	nc, err := dialTCP(ctx, t, true)
 	if err != nil {
 		if errors.Is(err, ErrNoDaemon) {
 			return nil, err

@@ -63,10 +63,38 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 	}
 }
 
-// TestHookLinksNoSocketIOLibrary keeps mpm-hook off the Socket.IO library:
+// TestHookLinksNoSocketIOLibrary keeps mpm-hook (the relay and mpm-hook-cli,
+// its command line) off the Socket.IO library:
 // its package initialisation alone costs a hook more than its latency budget
 // (docs/HOOKS.md). mpm-hook speaks Socket.IO through pkg/wire.
 func TestHookLinksNoSocketIOLibrary(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	for _, prog := range []string{"./cmd/mpm-hook", "./cmd/mpm-hook-cli"} {
+		cmd := exec.Command(goBin, "list", "-deps", prog)
+		cmd.Dir = mpmdtest.RepoRoot(t)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", prog, err)
+		}
+		for dep := range strings.Lines(string(out)) {
+			if strings.HasPrefix(dep, "github.com/zishang520/") {
+				t.Errorf("%s imports %s; use pkg/wire, not the Socket.IO library", prog, strings.TrimSpace(dep))
+			}
+		}
+	}
+}
+
+// TestHookRelayLinksNoCLI keeps the mpm-hook program (the relay Claude Code
+// starts on every hook event) off its own command line: every package a
+// program links runs its initialisation at start-up, whichever path main
+// takes, and kong with go/doc and the settings code cost the hook ≈0.5 ms
+// (docs/PERFORMANCE-hook.md). mpm-hook parses the relay's flags with the
+// standard library (relay.ParseArgs) and hands everything else to
+// mpm-hook-cli. regexp is on the list for its package-level compiles.
+func TestHookRelayLinksNoCLI(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on PATH")
@@ -77,9 +105,18 @@ func TestHookLinksNoSocketIOLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list -deps ./cmd/mpm-hook: %v", err)
 	}
+	banned := []string{"github.com/alecthomas/kong", "github.com/mpm-dev/mpm/pkg/hookcli",
+		"github.com/mpm-dev/mpm/pkg/settings", "github.com/mpm-dev/mpm/pkg/clirun", "go/doc", "regexp"}
+	deps := map[string]bool{}
 	for dep := range strings.Lines(string(out)) {
-		if strings.HasPrefix(dep, "github.com/zishang520/") {
-			t.Errorf("mpm-hook imports %s; use pkg/wire, not the Socket.IO library", strings.TrimSpace(dep))
+		deps[strings.TrimSpace(dep)] = true
+	}
+	if !deps["github.com/mpm-dev/mpm/pkg/relay"] {
+		t.Fatalf("go list -deps ./cmd/mpm-hook does not name pkg/relay; the test looks at the wrong thing:\n%s", out)
+	}
+	for _, b := range banned {
+		if deps[b] {
+			t.Errorf("the mpm-hook relay program links %s; keep the command line in mpm-hook-cli (cmd/mpm-hook-cli)", b)
 		}
 	}
 }

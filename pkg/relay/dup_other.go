@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package hookcli
+package relay
 
 import "syscall"
 
