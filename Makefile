@@ -27,13 +27,12 @@ help: ## Show this help
 
 # mpm-hook is linked without cgo: a static binary skips the dynamic loader and
 # libc, ≈1 ms of every hook's start-up (docs/PERFORMANCE-hook.md). mpm-hook is
-# only the relay; its other commands are bin/mpm-hook-cli, which it runs.
+# only the relay; its other commands are bin/mpmd's, which it runs.
 .PHONY: build
-build: $(BUILD_DEPS) ## Build bin/mpmd, bin/mpm-hook and bin/mpm-hook-cli
+build: $(BUILD_DEPS) ## Build bin/mpmd and bin/mpm-hook
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN)/mpmd ./cmd/mpmd
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN)/mpm-hook ./cmd/mpm-hook
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN)/mpm-hook-cli ./cmd/mpm-hook-cli
 
 .PHONY: run
 run: build ## Build and run mpmd in the foreground (dashboard at http://127.0.0.1:8765/)

@@ -40,8 +40,7 @@ hook-baseline:
 	@if [ -n "$(HOOK_BENCH_BASELINE_REV)" ]; then \
 		set -e; rm -rf $(HOOK_BENCH_BASELINE_TMP); mkdir -p $(HOOK_BENCH_BASELINE_TMP)/src $(HOOK_BENCH_BASELINE_TMP)/bin; \
 		git archive $(HOOK_BENCH_BASELINE_REV) | tar -x -C $(HOOK_BENCH_BASELINE_TMP)/src; \
-		(cd $(HOOK_BENCH_BASELINE_TMP)/src && CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o ../bin/mpm-hook ./cmd/mpm-hook && \
-			if [ -d cmd/mpm-hook-cli ]; then CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o ../bin/mpm-hook-cli ./cmd/mpm-hook-cli; fi); \
+		(cd $(HOOK_BENCH_BASELINE_TMP)/src && CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o ../bin/mpm-hook ./cmd/mpm-hook); \
 		echo "baseline: mpm-hook of $(HOOK_BENCH_BASELINE_REV) ($$(git rev-parse --short $(HOOK_BENCH_BASELINE_REV)))"; \
 	fi
 

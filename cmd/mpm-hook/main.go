@@ -4,9 +4,10 @@
 // it, so it links as little as it can: no command line library, no settings
 // code, only the standard library and the relay's packages (a test in
 // test/style keeps it so). Every other command (install, uninstall, doctor,
-// emit, tail), --help and --version are mpm-hook-cli's (pkg/hookcli): mpm-hook
-// replaces itself with the mpm-hook-cli next to it (else on PATH), so
-// `mpm-hook install` and the rest work as documented in docs/HOOKS.md.
+// emit, tail), --help and --version are pkg/hookcli's, which mpmd holds:
+// mpm-hook replaces itself with the mpmd next to it (else on PATH), run by
+// the name "mpm-hook", so `mpm-hook install` and the rest work as
+// documented in docs/HOOKS.md. mpm stays two programs.
 package main
 
 import (
@@ -18,8 +19,9 @@ import (
 	"github.com/mpm-dev/mpm/pkg/relay"
 )
 
-// cliProgram is pkg/hookcli.CLIProgram (not imported: that would link kong).
-const cliProgram = "mpm-hook-cli"
+// cliProgram is pkg/hookcli.CLIProgram (not imported: that would link kong):
+// mpmd, which is mpm-hook's command line when run by the name "mpm-hook".
+const cliProgram = "mpmd"
 
 func main() {
 	args := os.Args[1:]
@@ -42,7 +44,7 @@ func main() {
 	os.Exit(0)
 }
 
-// runCLI runs mpm-hook-cli with args in this process's place and returns an
+// runCLI runs mpmd as mpm-hook's command line with args in this process's place and returns an
 // exit code only when it could not.
 func runCLI(args []string) int {
 	bin := findCLI()
@@ -59,7 +61,7 @@ func runCLI(args []string) int {
 	return code
 }
 
-// findCLI returns the mpm-hook-cli next to this executable (symlinks
+// findCLI returns the mpmd next to this executable (symlinks
 // resolved), else the one on PATH, else "".
 func findCLI() string {
 	if exe, err := os.Executable(); err == nil {

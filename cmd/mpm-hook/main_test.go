@@ -42,7 +42,7 @@ func runHook(t *testing.T, bin string, env []string, stdin string, args ...strin
 }
 
 // TestCommandsGoToTheCLI: mpm-hook is only the relay, and every documented
-// command still works through it, run by mpm-hook-cli next to it.
+// command still works through it, run by the mpmd next to it.
 func TestCommandsGoToTheCLI(t *testing.T) {
 	hook := mpmdtest.HookBin(t)
 	root := t.TempDir()
@@ -58,7 +58,7 @@ func TestCommandsGoToTheCLI(t *testing.T) {
 	if out, _, code := runHook(t, hook, env, "", "relay", "--help"); code != 0 || !strings.Contains(out, "--auto-start") {
 		t.Errorf("mpm-hook relay --help: exit %d:\n%s", code, out)
 	}
-	// install registers the relay, mpm-hook, not mpm-hook-cli.
+	// install registers the relay, mpm-hook, not mpmd.
 	if out, errs, code := runHook(t, hook, env, "", "install", "--events", "Stop"); code != 0 {
 		t.Fatalf("mpm-hook install: exit %d: %s %s", code, out, errs)
 	}
@@ -101,7 +101,7 @@ func TestRelayWithoutTheCLI(t *testing.T) {
 		t.Errorf("spool.log holds %d records (%v), want 3", n, err)
 	}
 	_, errs, code := runHook(t, hook, env, "", "doctor")
-	if code != 2 || !strings.Contains(errs, "mpm-hook-cli") || !strings.Contains(errs, "make build") {
-		t.Errorf("lone mpm-hook doctor: exit %d, %q; want 2 and a message naming mpm-hook-cli", code, errs)
+	if code != 2 || !strings.Contains(errs, "mpmd") || !strings.Contains(errs, "make build") {
+		t.Errorf("lone mpm-hook doctor: exit %d, %q; want 2 and a message naming mpmd", code, errs)
 	}
 }

@@ -21,11 +21,15 @@ import (
 	"github.com/mpm-dev/mpm/pkg/wire"
 )
 
-// CLIProgram is the program that holds this command line. The mpm-hook
-// program itself is only the relay (pkg/relay, stdlib only, so that the hook
-// Claude Code runs on every event starts fast); it hands every other command,
-// --help and --version to mpm-hook-cli next to it (cmd/mpm-hook-cli).
-const CLIProgram = "mpm-hook-cli"
+// CLIProgram is the program that holds this command line: mpmd, run by the
+// name Name (cmd/mpmd). The mpm-hook program itself is only the relay
+// (pkg/relay, stdlib only, so that the hook Claude Code runs on every event
+// starts fast); it hands every other command, --help and --version to the
+// mpmd next to it.
+const CLIProgram = "mpmd"
+
+// Name is the command line's name, and the name CLIProgram is run by to be it.
+const Name = "mpm-hook"
 
 // CLI is mpm-hook's root command.
 type CLI struct {

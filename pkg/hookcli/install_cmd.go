@@ -108,9 +108,9 @@ func hookEvents(in []string) ([]string, error) {
 }
 
 // defaultCommand is "mpm-hook" when that resolves to this binary on PATH,
-// else this binary's absolute path. Run as mpm-hook-cli (which mpm-hook
-// hands its subcommands to), "this binary" is the mpm-hook next to it: the
-// relay that hook entries run.
+// else this binary's absolute path. Run as mpmd (which mpm-hook hands its
+// subcommands to), "this binary" is the mpm-hook next to it: the relay that
+// hook entries run.
 func defaultCommand() string {
 	exe, err := os.Executable()
 	if err != nil {

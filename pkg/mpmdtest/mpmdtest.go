@@ -51,8 +51,8 @@ func RepoRoot(tb testing.TB) string {
 	}
 }
 
-// Bins returns the directory holding mpmd, mpm-hook and mpm-hook-cli (the
-// command line mpm-hook runs for everything but the relay).
+// Bins returns the directory holding mpmd and mpm-hook (whose command
+// line, everything but the relay, is mpmd's: cmd/mpmd).
 func Bins(tb testing.TB) string {
 	tb.Helper()
 	if d := os.Getenv("MPM_BIN_DIR"); d != "" {
@@ -64,7 +64,7 @@ func Bins(tb testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		for _, c := range []string{"mpmd", "mpm-hook", "mpm-hook-cli"} {
+		for _, c := range []string{"mpmd", "mpm-hook"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, c), "./cmd/"+c)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {

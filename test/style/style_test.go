@@ -63,8 +63,8 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 	}
 }
 
-// TestHookLinksNoSocketIOLibrary keeps mpm-hook (the relay and mpm-hook-cli,
-// its command line) off the Socket.IO library:
+// TestHookLinksNoSocketIOLibrary keeps mpm-hook (the relay, and pkg/hookcli,
+// its command line, which mpmd runs) off the Socket.IO library:
 // its package initialisation alone costs a hook more than its latency budget
 // (docs/HOOKS.md). mpm-hook speaks Socket.IO through pkg/wire.
 func TestHookLinksNoSocketIOLibrary(t *testing.T) {
@@ -72,7 +72,7 @@ func TestHookLinksNoSocketIOLibrary(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command on PATH")
 	}
-	for _, prog := range []string{"./cmd/mpm-hook", "./cmd/mpm-hook-cli"} {
+	for _, prog := range []string{"./cmd/mpm-hook", "./pkg/hookcli"} {
 		cmd := exec.Command(goBin, "list", "-deps", prog)
 		cmd.Dir = mpmdtest.RepoRoot(t)
 		out, err := cmd.Output()
@@ -92,8 +92,8 @@ func TestHookLinksNoSocketIOLibrary(t *testing.T) {
 // program links runs its initialisation at start-up, whichever path main
 // takes, and kong with go/doc and the settings code cost the hook ≈0.5 ms
 // (docs/PERFORMANCE-hook.md). mpm-hook parses the relay's flags with the
-// standard library (relay.ParseArgs) and hands everything else to
-// mpm-hook-cli. regexp is on the list for its package-level compiles.
+// standard library (relay.ParseArgs) and hands everything else to mpmd
+// (cmd/mpmd runs pkg/hookcli when run by the name mpm-hook). regexp is on the list for its package-level compiles.
 func TestHookRelayLinksNoCLI(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -116,7 +116,7 @@ func TestHookRelayLinksNoCLI(t *testing.T) {
 	}
 	for _, b := range banned {
 		if deps[b] {
-			t.Errorf("the mpm-hook relay program links %s; keep the command line in mpm-hook-cli (cmd/mpm-hook-cli)", b)
+			t.Errorf("the mpm-hook relay program links %s; keep the command line in pkg/hookcli, which mpmd runs", b)
 		}
 	}
 }
