@@ -43,6 +43,9 @@ type ServerSpec struct {
 	// CPUs, if set, pins the server with taskset (e.g. "1").
 	CPUs string
 	Env  []string
+	// Ready bounds the wait for /health (0: 20 s); mpmd rebuilds its
+	// session model from the store before it answers.
+	Ready time.Duration
 }
 
 func freePort() (int, error) {
@@ -105,7 +108,11 @@ func StartIn(ctx context.Context, spec ServerSpec, dir string) (*Proc, error) {
 	}
 	p := &Proc{Target: Target{Name: spec.Name, URL: "http://127.0.0.1:" + strconv.Itoa(port), PID: cmd.Process.Pid}, cmd: cmd, dir: dir, log: lf, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.done) }()
-	if err := waitHealthy(ctx, p, 20*time.Second); err != nil {
+	ready := spec.Ready
+	if ready <= 0 {
+		ready = 20 * time.Second
+	}
+	if err := waitHealthy(ctx, p, ready); err != nil {
 		p.Stop()
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		return nil, fmt.Errorf("%s did not become healthy: %w\n%s", spec.Name, err, tail(log, 2000))
