@@ -98,25 +98,35 @@ func (s *Server) restoreSessions(ctx context.Context, head int64) (int64, string
 	if s.cfg.ModelBuild == "" {
 		return 0, "off"
 	}
-	snap, ok, err := s.store.LoadSnapshot(ctx, snapshotName)
+	var seq int64
+	note := ""
+	ok, err := s.store.LoadSnapshot(ctx, snapshotName, func(snap store.Snapshot) error {
+		switch {
+		case snap.Build != s.cfg.ModelBuild:
+			// Another build may derive differently: its model is not ours.
+			note = "other build"
+			return nil
+		case snap.Seq > head:
+			s.log.Warn("the session model's snapshot is ahead of the event store; replaying every event", "snapshot_seq", snap.Seq, "last_seq", head)
+			note = "ahead of the store"
+			return nil
+		}
+		if err := s.sessions.Restore(bytes.NewReader(snap.Data)); err != nil {
+			s.log.Warn("could not restore the session model's snapshot; replaying every event", "err", err)
+			note = "bad"
+			return nil
+		}
+		seq, note = snap.Seq, "restored at seq "+strconv.FormatInt(snap.Seq, 10)
+		return nil
+	})
 	switch {
 	case err != nil:
 		s.log.Warn("could not read the session model's snapshot; replaying every event", "err", err)
 		return 0, "unreadable"
 	case !ok:
 		return 0, "none"
-	case snap.Build != s.cfg.ModelBuild:
-		// Another build may derive differently: its model is not ours.
-		return 0, "other build"
-	case snap.Seq > head:
-		s.log.Warn("the session model's snapshot is ahead of the event store; replaying every event", "snapshot_seq", snap.Seq, "last_seq", head)
-		return 0, "ahead of the store"
 	}
-	if err := s.sessions.Restore(bytes.NewReader(snap.Data)); err != nil {
-		s.log.Warn("could not restore the session model's snapshot; replaying every event", "err", err)
-		return 0, "bad"
-	}
-	return snap.Seq, "restored at seq " + strconv.FormatInt(snap.Seq, 10)
+	return seq, note
 }
 
 // saveSessions stores the model's snapshot, unless an event's derived

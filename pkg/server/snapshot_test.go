@@ -181,7 +181,12 @@ func TestStartupRestoresTheModelSnapshot(t *testing.T) {
 	if !bytes.Contains([]byte(line), []byte("snapshot=none")) {
 		t.Errorf("first start: %s", line)
 	}
-	snap, ok, err := st.LoadSnapshot(context.Background(), "session_model")
+	var snap store.Snapshot
+	ok, err := st.LoadSnapshot(context.Background(), "session_model", func(s store.Snapshot) error {
+		snap = s
+		snap.Data = bytes.Clone(s.Data)
+		return nil
+	})
 	if err != nil || !ok || snap.Build != "build-1" || snap.Seq <= 0 {
 		t.Fatalf("after the first run: snapshot %v (seq %d, build %q), %v", ok, snap.Seq, snap.Build, err)
 	}

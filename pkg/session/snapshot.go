@@ -19,15 +19,17 @@ import (
 // derivation still reaches old history once.
 
 // snapshotFormat changes whenever what is written changes.
-const snapshotFormat = 1
+const snapshotFormat = 2
 
 // ErrSnapshotFormat is Restore's answer for a snapshot of another format.
 var ErrSnapshotFormat = errors.New("session snapshot: not this format")
 
-type snapModel struct {
+// A snapshot is a gob stream: a snapHeader, then one snapState per
+// session (small messages: one big one costs copies as gob reads it).
+type snapHeader struct {
 	Format   int
 	Seq      int64
-	Sessions []snapState
+	Sessions int
 }
 
 type snapState struct {
@@ -108,13 +110,16 @@ type snapEntry struct {
 func (m *Model) Snapshot(w io.Writer) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock() // what snap shares with the model is encoded before Apply may change it
-	sm := snapModel{Format: snapshotFormat, Seq: m.seq, Sessions: make([]snapState, 0, len(m.sessions))}
-	for _, st := range m.sessions {
-		sm.Sessions = append(sm.Sessions, st.snap())
-	}
 	bw := bufio.NewWriterSize(w, 256<<10)
-	if err := gob.NewEncoder(bw).Encode(&sm); err != nil {
+	enc := gob.NewEncoder(bw)
+	if err := enc.Encode(snapHeader{Format: snapshotFormat, Seq: m.seq, Sessions: len(m.sessions)}); err != nil {
 		return fmt.Errorf("session snapshot: %w", err)
+	}
+	for _, st := range m.sessions {
+		s := st.snap()
+		if err := enc.Encode(&s); err != nil {
+			return fmt.Errorf("session snapshot: %w", err)
+		}
 	}
 	return bw.Flush()
 }
@@ -122,20 +127,28 @@ func (m *Model) Snapshot(w io.Writer) error {
 // Restore replaces the model's state with the snapshot read from r; on an
 // error the model is left as it was.
 func (m *Model) Restore(r io.Reader) error {
-	var sm snapModel
-	if err := gob.NewDecoder(bufio.NewReaderSize(r, 256<<10)).Decode(&sm); err != nil {
+	dec := gob.NewDecoder(bufio.NewReaderSize(r, 256<<10))
+	var h snapHeader
+	if err := dec.Decode(&h); err != nil {
 		return fmt.Errorf("session snapshot: %w", err)
 	}
-	if sm.Format != snapshotFormat {
-		return fmt.Errorf("%w (format %d, want %d)", ErrSnapshotFormat, sm.Format, snapshotFormat)
+	if h.Format != snapshotFormat {
+		return fmt.Errorf("%w (format %d, want %d)", ErrSnapshotFormat, h.Format, snapshotFormat)
 	}
-	sessions := make(map[string]*state, len(sm.Sessions))
-	for i := range sm.Sessions {
-		st := sm.Sessions[i].state()
+	if h.Sessions < 0 {
+		return fmt.Errorf("session snapshot: %d sessions", h.Sessions)
+	}
+	sessions := make(map[string]*state, min(h.Sessions, 1<<16))
+	for range h.Sessions {
+		var s snapState
+		if err := dec.Decode(&s); err != nil {
+			return fmt.Errorf("session snapshot: %w", err)
+		}
+		st := s.state()
 		sessions[st.s.ID] = st
 	}
 	m.mu.Lock()
-	m.seq, m.sessions = sm.Seq, sessions
+	m.seq, m.sessions = h.Seq, sessions
 	m.mu.Unlock()
 	return nil
 }

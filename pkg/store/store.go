@@ -358,16 +358,28 @@ func (s *Store) SaveSnapshot(ctx context.Context, name string, snap Snapshot) er
 	return nil
 }
 
-// LoadSnapshot reads the snapshot name; ok is false when there is none.
-func (s *Store) LoadSnapshot(ctx context.Context, name string) (snap Snapshot, ok bool, err error) {
-	err = s.r.QueryRowContext(ctx, `SELECT seq, build, data FROM snapshots WHERE name = ?`, name).Scan(&snap.Seq, &snap.Build, &snap.Data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return snap, false, nil
-	}
+// LoadSnapshot calls fn with the snapshot name, its Data valid only
+// during the call (a model's snapshot is tens of MB: not copied); ok is
+// false, and fn not called, when there is none. fn's error is returned.
+func (s *Store) LoadSnapshot(ctx context.Context, name string, fn func(Snapshot) error) (ok bool, err error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, build, data FROM snapshots WHERE name = ?`, name)
 	if err != nil {
-		return snap, false, fmt.Errorf("read the %s snapshot: %w", name, err)
+		return false, fmt.Errorf("read the %s snapshot: %w", name, err)
 	}
-	return snap, true, nil
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return false, fmt.Errorf("read the %s snapshot: %w", name, err)
+		}
+		return false, nil
+	}
+	var snap Snapshot
+	var data sql.RawBytes
+	if err := rows.Scan(&snap.Seq, &snap.Build, &data); err != nil {
+		return false, fmt.Errorf("read the %s snapshot: %w", name, err)
+	}
+	snap.Data = data
+	return true, fn(snap)
 }
 
 // DeleteSnapshot removes the snapshot name, if any.
