@@ -65,7 +65,7 @@ type growthRunCmd struct {
 	Template   string   `default:"pkg/transcript/testdata/projects/-home-user-proj/d7e48aee-9368-4c80-a16b-8747364778e8.jsonl" help:"A real transcript the large one is made from."`
 	Out        string   `help:"Also write the Markdown report to this file."`
 	JSON       string   `help:"Also write the results as JSON to this file."`
-	Skip       []string `enum:"api,startup,transcript," default:"" help:"Parts to leave out."`
+	Skip       []string `enum:"append,api,startup,transcript," default:"" help:"Parts to leave out."`
 }
 
 // GrowthResult is one size's figures.
@@ -258,13 +258,15 @@ func (c *growthRunCmd) measure(ctx context.Context, w *ioPair, mpmd string, size
 			r.GenAppend = rec.PerEvent
 		}
 	}
+	if !skip["append"] {
+		if err := c.appendCost(ctx, db, &r); err != nil {
+			return r, err
+		}
+		fmt.Fprintf(w.err, "growth: %d: append %v/event wall, %v CPU\n", size, r.Append, r.AppendCPU)
+	}
 	if skip["api"] && skip["startup"] {
 		return r, nil
 	}
-	if err := c.appendCost(ctx, db, &r); err != nil {
-		return r, err
-	}
-	fmt.Fprintf(w.err, "growth: %d: append %v/event wall, %v CPU\n", size, r.Append, r.AppendCPU)
 	tmp, err := os.MkdirTemp("", "mpm-growth-")
 	if err != nil {
 		return r, err

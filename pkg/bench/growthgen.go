@@ -133,6 +133,10 @@ type generator struct {
 	started int
 	raw     int
 	pending []*event.Event
+	// randomIDs makes hook event ids 32 random hex digits, as event.NewID
+	// made them before it put the time first (the cached databases of
+	// earlier runs hold such ids).
+	randomIDs bool
 }
 
 func newGenerator(head, target int64) *generator {
@@ -149,6 +153,7 @@ func newGenerator(head, target int64) *generator {
 // genSession is one simulated Claude Code session.
 type genSession struct {
 	id, cwd, transcript string
+	pathHash            string // the transcript watcher's ids name the file
 	turns, turn         int
 	queue               []genStep
 }
@@ -197,7 +202,7 @@ func (g *generator) one() {
 	}
 	ev := &event.Event{
 		Seq:       g.seq,
-		ID:        g.id(step.ns),
+		ID:        g.id(s, step.ns),
 		Namespace: step.ns,
 		Name:      step.name,
 		Time:      g.clock,
@@ -230,6 +235,7 @@ func (g *generator) newSession() *genSession {
 		cwd:        cwd,
 		transcript: "/home/dev/.claude/projects/-home-dev-src-" + proj + "/" + id + ".jsonl",
 		turns:      30 + g.rng.IntN(90),
+		pathHash:   fmt.Sprintf("%016x", g.rng.Uint64()),
 	}
 	s.queue = append(s.queue, hookStep("SessionStart", map[string]any{"source": "startup", "model": "claude-opus-4-5"}))
 	return s
@@ -352,14 +358,18 @@ var genWords = strings.Fields(`the session store index query handler event model
 
 func (g *generator) word() string { return genWords[g.rng.IntN(len(genWords))] }
 
-// id is a raw event's id as its producer makes them: 32 random hex digits
-// for mpm-hook's (event.NewID), tx:<path hash>:<uuid>:<name> for the
-// transcript watcher's; both land at random places in the event_id index.
-func (g *generator) id(ns string) string {
+// id is a raw event's id as its producer makes them: event.NewID's for
+// mpm-hook's (the time in ms, then random), tx:<path hash>:<uuid> for the
+// transcript watcher's (random within the file's range).
+func (g *generator) id(s *genSession, ns string) string {
 	if ns == "/claude" {
-		return fmt.Sprintf("tx:%016x:%016x%016x", g.rng.Uint64(), g.rng.Uint64(), g.rng.Uint64())
+		return "tx:" + s.pathHash + fmt.Sprintf(":%016x%016x", g.rng.Uint64(), g.rng.Uint64())
 	}
-	return fmt.Sprintf("%016x%016x", g.rng.Uint64(), g.rng.Uint64())
+	if g.randomIDs {
+		return fmt.Sprintf("%016x%016x", g.rng.Uint64(), g.rng.Uint64())
+	}
+	// event.NewID's form: the time in ms, then 80 random bits.
+	return fmt.Sprintf("%012x%04x%016x", g.clock.UnixMilli(), g.rng.IntN(1<<16), g.rng.Uint64())
 }
 
 // text is min–max bytes of words.
@@ -385,9 +395,14 @@ func (g *generator) text(lo, hi int) string {
 // locked to its thread; SQLite runs on it). The events stay in st: the
 // caller removes them (RemoveAfter) to leave a cached database as it was.
 func AppendCost(ctx context.Context, st *store.Store, n int) (wall, cpu time.Duration, err error) {
+	return appendCost(ctx, st, n, false)
+}
+
+func appendCost(ctx context.Context, st *store.Store, n int, randomIDs bool) (wall, cpu time.Duration, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	g := newGenerator(st.LastSeq(), st.Count()+int64(n))
+	g.randomIDs = randomIDs
 	var walls []time.Duration
 	var cpuSum time.Duration
 	total := 0
