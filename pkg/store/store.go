@@ -1,7 +1,9 @@
 // Package store is mpmd's event store: an append-only log of events in SQLite
 // (modernc.org/sqlite, no cgo) with WAL, idempotent ingest by event_id, the
-// daemon-wide seq counter, queries for history and replay, and retention by
-// age and by count.
+// daemon-wide seq counter, queries for history and replay (each reading an
+// index in seq order, so their cost does not grow with the store), retention
+// by age and by count, and the snapshots of read models (the session
+// model's, so mpmd starts without replaying every event).
 //
 // Writes go through one batch at a time (Begin … Commit), which is how mpmd's
 // single pipeline goroutine uses it; reads may run concurrently.
