@@ -180,7 +180,7 @@ func waitHealthy(ctx context.Context, p *Proc, d time.Duration) error {
 	return fmt.Errorf("no answer on %s/health in %v: %v", p.URL, d, last)
 }
 
-// Stop sends SIGTERM, waits up to 5 s, then SIGKILLs, and removes nothing
+// Stop sends SIGTERM, waits up to 30 s, then SIGKILLs, and removes nothing
 // (the directory holds the server log; the caller's temp dir goes later).
 func (p *Proc) Stop() {
 	if p.cmd.Process == nil {
@@ -189,7 +189,7 @@ func (p *Proc) Stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second): // mpmd saves its session model as it stops
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
