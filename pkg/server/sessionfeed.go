@@ -42,10 +42,12 @@ func (s *Server) Sessions() *session.Model { return s.sessions }
 // snapshotName is the session model's snapshot in the store.
 const snapshotName = "session_model"
 
-// The follower saves the model again once snapshotEvery has passed and at
-// least snapshotMinEvents events were applied since the last save, and
-// when mpmd stops; the rebuild saves it at once when it replayed at least
-// snapshotMinEvents.
+// The follower saves the model again once snapshotEvery has passed (or a
+// hundred times the last save's duration, when that is longer: the save
+// holds the store's writer, so ingest waits for it; a large model takes
+// seconds) and at least snapshotMinEvents events were applied since the
+// last save, and when mpmd stops; the rebuild saves it at once when it
+// replayed at least snapshotMinEvents.
 const (
 	snapshotEvery     = 5 * time.Minute
 	snapshotMinEvents = 1000
@@ -132,24 +134,26 @@ func (s *Server) restoreSessions(ctx context.Context, head int64) (int64, string
 // saveSessions stores the model's snapshot, unless an event's derived
 // events could not be stored in this run (then the next start replays,
 // and derives them again).
-func (s *Server) saveSessions() {
+func (s *Server) saveSessions() time.Duration {
 	if s.cfg.ModelBuild == "" || s.snapBroken.Load() {
-		return
+		return 0
 	}
 	start := time.Now()
 	var b bytes.Buffer
 	seq := s.sessions.Seq()
 	if err := s.sessions.Snapshot(&b); err != nil {
 		s.log.Warn("could not snapshot the session model", "err", err)
-		return
+		return time.Since(start)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := s.store.SaveSnapshot(ctx, snapshotName, store.Snapshot{Seq: seq, Build: s.cfg.ModelBuild, Data: b.Bytes()}); err != nil {
 		s.log.Warn("could not store the session model's snapshot", "err", err)
-		return
+		return time.Since(start)
 	}
-	s.log.Debug("session model saved", "seq", seq, "bytes", b.Len(), "took", time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	s.log.Debug("session model saved", "seq", seq, "bytes", b.Len(), "took", took.Round(time.Millisecond))
+	return took
 }
 
 // followSessions applies committed events to the model until ctx ends,
@@ -158,15 +162,16 @@ func (s *Server) saveSessions() {
 func (s *Server) followSessions(ctx context.Context, sub *subscription, after int64, replayed int) {
 	applied := replayed
 	last := time.Now()
+	every := snapshotEvery
 	if replayed >= snapshotMinEvents {
-		s.saveSessions()
+		every = max(snapshotEvery, 100*s.saveSessions())
 		applied = 0
 	}
 	sub.follow(ctx, s.store, modelInputs, after, func(evs []*event.Event) {
 		s.applyToModel(ctx, evs, 0, true)
 		applied += len(evs)
-		if applied >= snapshotMinEvents && time.Since(last) >= snapshotEvery {
-			s.saveSessions()
+		if applied >= snapshotMinEvents && time.Since(last) >= every {
+			every = max(snapshotEvery, 100*s.saveSessions())
 			applied, last = 0, time.Now()
 		}
 	})
