@@ -121,9 +121,26 @@ func Open(path string) (*Store, error) {
 	var err error
 	var last, maxSeq, n sql.NullInt64
 	_ = s.w.QueryRow(`SELECT value FROM meta WHERE key = 'last_seq'`).Scan(&last)
-	if err := s.w.QueryRow(`SELECT max(seq), count(*) FROM events`).Scan(&maxSeq, &n); err != nil {
+	if err := s.w.QueryRow(`SELECT max(seq) FROM events`).Scan(&maxSeq); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("read event store %s: %w", path, err)
+	}
+	// count(*) reads a whole index: seconds at 10 M events. Close writes
+	// the count down with the max seq it is true for; it is taken when
+	// nothing was stored since, and removed, so a run that does not end
+	// in Close leaves none behind.
+	var saved, savedAt sql.NullInt64
+	_ = s.w.QueryRow(`SELECT value FROM meta WHERE key = 'count'`).Scan(&saved)
+	_ = s.w.QueryRow(`SELECT value FROM meta WHERE key = 'count_at_seq'`).Scan(&savedAt)
+	if saved.Valid && savedAt.Valid && savedAt.Int64 == maxSeq.Int64 {
+		n = saved
+	} else if err := s.w.QueryRow(`SELECT count(*) FROM events`).Scan(&n); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read event store %s: %w", path, err)
+	}
+	if _, err := s.w.Exec(`DELETE FROM meta WHERE key IN ('count', 'count_at_seq')`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open event store %s: %w", path, err)
 	}
 	s.lastSeq.Store(max(last.Int64, maxSeq.Int64))
 	s.count.Store(n.Int64)
@@ -148,6 +165,13 @@ func (s *Store) Close() error {
 	}
 	if s.w != nil {
 		if s.path != Memory {
+			s.txMu.Lock()
+			var maxSeq sql.NullInt64
+			if s.w.QueryRow(`SELECT max(seq) FROM events`).Scan(&maxSeq) == nil {
+				_, _ = s.w.Exec(`INSERT INTO meta(key, value) VALUES('count', ?), ('count_at_seq', ?)
+					ON CONFLICT(key) DO UPDATE SET value = excluded.value`, s.count.Load(), maxSeq.Int64)
+			}
+			s.txMu.Unlock()
 			_, _ = s.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 		}
 		errs = append(errs, s.w.Close())
