@@ -21,6 +21,7 @@ type cli struct {
 	Compare compareCmd `cmd:"" default:"withargs" help:"Run the whole comparison: mpmd (store on) and the reference Node server, fan-out at each N, ingest, growth."`
 	Fanout  fanoutCmd  `cmd:"" help:"Measure one running server: connect N clients, drive events in, print the figures."`
 	Report  reportCmd  `cmd:"" help:"Print the Markdown tables of a saved --json result file."`
+	Growth  growthCmd  `cmd:"" help:"Growth to 10 M stored events: append cost, start-up, GET /api/events latency per query shape, the transcript reader (issue 13 item 5)."`
 }
 
 type reportCmd struct {

@@ -43,6 +43,9 @@ type ServerSpec struct {
 	// CPUs, if set, pins the server with taskset (e.g. "1").
 	CPUs string
 	Env  []string
+	// Ready bounds the wait for /health (0: 20 s); mpmd rebuilds its
+	// session model from the store before it answers.
+	Ready time.Duration
 }
 
 func freePort() (int, error) {
@@ -107,7 +110,11 @@ func StartIn(ctx context.Context, spec ServerSpec, dir string) (*Proc, error) {
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	// mpmd rebuilds its session model from the store before it serves: at
 	// 1M stored events on a loaded machine that has taken over 20 s.
-	if err := waitHealthy(ctx, p, 90*time.Second); err != nil {
+	ready := spec.Ready
+	if ready <= 0 {
+		ready = 90 * time.Second
+	}
+	if err := waitHealthy(ctx, p, ready); err != nil {
 		p.Stop()
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		return nil, fmt.Errorf("%s did not become healthy: %w\n%s", spec.Name, err, tail(log, 2000))
@@ -175,7 +182,7 @@ func waitHealthy(ctx context.Context, p *Proc, d time.Duration) error {
 	return fmt.Errorf("no answer on %s/health in %v: %v", p.URL, d, last)
 }
 
-// Stop sends SIGTERM, waits up to 5 s, then SIGKILLs, and removes nothing
+// Stop sends SIGTERM, waits up to 30 s, then SIGKILLs, and removes nothing
 // (the directory holds the server log; the caller's temp dir goes later).
 func (p *Proc) Stop() {
 	if p.cmd.Process == nil {
@@ -184,7 +191,7 @@ func (p *Proc) Stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second): // mpmd saves its session model as it stops
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}

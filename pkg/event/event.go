@@ -9,6 +9,7 @@ package event
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -112,10 +113,17 @@ func (e *Event) Payload() map[string]any {
 	return p
 }
 
-// NewID returns a random event id (32 hex digits).
-func NewID() string {
+// NewID returns a new event id: 32 hex digits, the first 12 the time in
+// milliseconds and the other 20 random (80 bits). Ids made one after
+// another sort together, so the store inserts them at the end of its
+// event_id index, in pages it has at hand, instead of anywhere in an index
+// of millions (docs/PERFORMANCE.md, "Growth to 10 M events").
+func NewID() string { return newID(time.Now()) }
+
+func newID(now time.Time) string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
 	return hex.EncodeToString(b[:])
 }
 

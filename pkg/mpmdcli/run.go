@@ -208,6 +208,7 @@ func (c *RunCmd) serve(ctx context.Context, env *Env) error {
 		MaxPayload:     c.MaxPayload,
 		ConnectTimeout: c.ConnectTimeout,
 		Admin:          adminCfg,
+		ModelBuild:     modelBuild(pricesFrom),
 	}
 	if adminCfg != nil && adminui.Built() {
 		cfg.AdminUI = adminui.Handler()
@@ -376,4 +377,23 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	go func() { _ = hs.Serve(ln) }()
 	log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return nil
+}
+
+// modelBuild names the code and prices the session model is derived with,
+// so a snapshot of it is only restored by the same (pkg/server's
+// Config.ModelBuild): mpmd's version, its binary (size and time, which a
+// rebuild changes even when the version does not), and the prices file.
+func modelBuild(pricesFrom string) string {
+	b := version.Version
+	if exe, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(exe); err == nil {
+			b += fmt.Sprintf(" exe:%d:%d", fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	if pricesFrom != "" {
+		if fi, err := os.Stat(pricesFrom); err == nil {
+			b += fmt.Sprintf(" prices:%s:%d:%d", pricesFrom, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return b
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/event"
@@ -275,8 +277,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	case "jsonl", "ndjson":
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Content-Disposition", `attachment; filename="mpm-events.jsonl"`)
-		enc := json.NewEncoder(w)
-		err := s.store.Each(r.Context(), f, func(e *event.Event) error { return enc.Encode(storedJSON(e)) })
+		var line []byte
+		err := s.store.EachRaw(r.Context(), f, func(e *store.Raw) error {
+			var err error
+			if line, err = appendRawEvent(line[:0], e); err != nil {
+				return err
+			}
+			_, err = w.Write(append(line, '\n'))
+			return err
+		})
 		if err != nil {
 			s.log.Warn("export stopped", "err", err)
 		}
@@ -292,16 +301,56 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be at most %d; use format=jsonl to export more", maxJSONLimit))
 		return
 	}
-	out := make([]map[string]any, 0, 64)
-	if err := s.store.Each(r.Context(), f, func(e *event.Event) error { out = append(out, storedJSON(e)); return nil }); err != nil {
+	// The events' JSON one after another, and where each ends: a page
+	// asked newest first is written oldest first.
+	bp := pageBufs.Get().(*pageBuf)
+	defer pageBufs.Put(bp)
+	body, ends := bp.body[:0], bp.ends[:0]
+	err = s.store.EachRaw(r.Context(), f, func(e *store.Raw) error {
+		var err error
+		body, err = appendRawEvent(body, e)
+		ends = append(ends, len(body))
+		return err
+	})
+	if cap(body) <= 4<<20 { // keep a usual page's buffers, not an outsized one
+		bp.body, bp.ends = body, ends
+	}
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, "could not read the event store: "+err.Error())
 		return
 	}
-	if f.Desc {
-		reverse(out) // the newest N, shown oldest first
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"events":[`)
+	for i := range ends {
+		j := i
+		if f.Desc {
+			j = len(ends) - 1 - i
+		}
+		lo := 0
+		if j > 0 {
+			lo = ends[j-1]
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(body[lo:ends[j]])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": out, "last_seq": s.store.LastSeq()})
+	bw.WriteString(`],"last_seq":`)
+	bw.WriteString(strconv.FormatInt(s.store.LastSeq(), 10))
+	bw.WriteString("}\n")
+	_ = bw.Flush()
 }
+
+// pageBuf holds one /api/events page as it is written.
+type pageBuf struct {
+	body []byte
+	ends []int
+}
+
+var pageBufs = sync.Pool{New: func() any { return &pageBuf{body: make([]byte, 0, 1<<20), ends: make([]int, 0, 1024)} }}
 
 // parseFilter reads the history filter from query parameters.
 func parseFilter(q url.Values) (store.Filter, error) {

@@ -53,6 +53,13 @@ type Config struct {
 	Transcripts TranscriptFollower // told of every transcript a session names (nil: none are read)
 	Log         EventLog           // the cluster log (pkg/cluster) that gives seqs; nil: the local store does (eventlog.go)
 
+	// ModelBuild names the code that derives the session model (mpmd's
+	// version and binary, the prices): when set, the model is saved in the
+	// store now and then and when mpmd stops, and a start with the same
+	// ModelBuild restores it and replays only the events after it instead
+	// of every stored event (sessionfeed.go). Empty: always replay.
+	ModelBuild string
+
 	// Engine.IO and Socket.IO transport settings (0: the default named).
 	PingInterval   time.Duration // between the server's pings (DefaultPingInterval)
 	PingTimeout    time.Duration // how long a pong may take (DefaultPingTimeout)
@@ -91,6 +98,8 @@ type Server struct {
 	started   time.Time
 	delivered atomic.Int64
 	degraded  atomic.Pointer[string]
+
+	snapBroken atomic.Bool // an event's derived events were not stored: no snapshot of the model this run
 }
 
 // New builds a server on an open store. It does not listen; see Run.
@@ -167,7 +176,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	// the API never shows a half-rebuilt picture.
 	bg, stopBG := context.WithCancel(context.Background())
 	sub := s.stream.subscribe(1024)
-	head, err := s.rebuildSessions(bg)
+	head, replayed, err := s.rebuildSessions(bg)
 	if err != nil {
 		stopBG()
 		ln.Close()
@@ -185,7 +194,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	wg.Add(5)
 	go func() { defer wg.Done(); s.runAdmin(bg) }()
-	go func() { defer wg.Done(); s.followSessions(bg, sub, head) }()
+	go func() { defer wg.Done(); s.followSessions(bg, sub, head, replayed) }()
 	go func() { defer wg.Done(); s.heartbeatLoop(bg) }()
 	go func() { defer wg.Done(); s.hub.Run(bg) }() // the zombie sweep
 	go func() { defer wg.Done(); s.retentionLoop(bg) }()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -11,10 +12,14 @@ import (
 	"github.com/mpm-dev/mpm/pkg/store"
 )
 
-// The session model's feed. At start the model is rebuilt from the stored
-// raw events (/hook, and the /claude events read from transcripts), so a
-// fix to the derivation applies to old history too; then it applies every
-// committed event from the stream. What an event derives is stored and
+// The session model's feed. At start the model is restored from its
+// snapshot in the store, when the same build (Config.ModelBuild) wrote it,
+// and the stored raw events after the snapshot (/hook, and the /claude
+// events read from transcripts) are replayed; without one — no snapshot,
+// or another build's — it is rebuilt from every stored raw event, so a fix
+// to the derivation applies to old history too (a new build replays once,
+// then saves its own). Then it applies every committed event from the
+// stream, saving the snapshot now and then and when mpmd stops. What an event derives is stored and
 // broadcast through the pipeline like any event, in a batch of its own
 // after the source's commit (never inside it), with the store's
 // derived_seq moved to the source's seq in the same transaction. On the
@@ -34,26 +39,44 @@ var modelInputs = store.Filter{Namespaces: []string{"/hook", "/claude"}}
 // Sessions is the session read model this server keeps.
 func (s *Server) Sessions() *session.Model { return s.sessions }
 
-// rebuildSessions replays the stored history into the model, derives
-// again what a crash may have lost, and returns the seq it reached.
-func (s *Server) rebuildSessions(ctx context.Context) (int64, error) {
+// snapshotName is the session model's snapshot in the store.
+const snapshotName = "session_model"
+
+// The follower saves the model again once snapshotEvery has passed (or a
+// hundred times the last save's duration, when that is longer: the save
+// holds the store's writer, so ingest waits for it; a large model takes
+// seconds) and at least snapshotMinEvents events were applied since the
+// last save, and when mpmd stops; the rebuild saves it at once when it
+// replayed at least snapshotMinEvents.
+const (
+	snapshotEvery     = 5 * time.Minute
+	snapshotMinEvents = 1000
+)
+
+// rebuildSessions restores the model from its snapshot (when one of this
+// build is stored), replays the stored history after it (all of it
+// without one), derives again what a crash may have lost, and returns the
+// seq it reached and how many events it replayed.
+func (s *Server) rebuildSessions(ctx context.Context) (int64, int, error) {
 	start := time.Now()
 	head := s.store.LastSeq()
 	watermark, _, err := s.store.Meta(ctx, derivedSeqKey)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	from, snapNote := s.restoreSessions(ctx, head)
 	f := modelInputs
 	f.UntilSeq = head
 	n := 0
-	err = readAfter(ctx, s.store, f, 0, func(evs []*event.Event) {
+	err = readAfter(ctx, s.store, f, from, func(evs []*event.Event) {
 		n += len(evs)
 		s.applyToModel(ctx, evs, watermark, false)
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	s.log.Info("session model rebuilt", "events", n, "sessions", len(s.sessions.List()), "took", time.Since(start).Round(time.Millisecond), "derived_seq", watermark)
+	s.log.Info("session model rebuilt", "events", n, "sessions", len(s.sessions.List()), "took", time.Since(start).Round(time.Millisecond),
+		"snapshot", snapNote, "derived_seq", watermark)
 	if s.cfg.Transcripts != nil {
 		// Read on in the transcripts of sessions that may still grow, or
 		// that mpmd may not have finished reading before it stopped.
@@ -67,14 +90,94 @@ func (s *Server) rebuildSessions(ctx context.Context) (int64, error) {
 			}
 		}
 	}
-	return head, nil
+	return head, n, nil
 }
 
-// followSessions applies committed events to the model until ctx ends.
-func (s *Server) followSessions(ctx context.Context, sub *subscription, after int64) {
+// restoreSessions loads the model's snapshot when it is this build's and
+// not ahead of the store, and returns the seq it covers (0: replay
+// everything) and a word for the log.
+func (s *Server) restoreSessions(ctx context.Context, head int64) (int64, string) {
+	if s.cfg.ModelBuild == "" {
+		return 0, "off"
+	}
+	var seq int64
+	note := ""
+	ok, err := s.store.LoadSnapshot(ctx, snapshotName, func(snap store.Snapshot) error {
+		switch {
+		case snap.Build != s.cfg.ModelBuild:
+			// Another build may derive differently: its model is not ours.
+			note = "other build"
+			return nil
+		case snap.Seq > head:
+			s.log.Warn("the session model's snapshot is ahead of the event store; replaying every event", "snapshot_seq", snap.Seq, "last_seq", head)
+			note = "ahead of the store"
+			return nil
+		}
+		if err := s.sessions.Restore(bytes.NewReader(snap.Data)); err != nil {
+			s.log.Warn("could not restore the session model's snapshot; replaying every event", "err", err)
+			note = "bad"
+			return nil
+		}
+		seq, note = snap.Seq, "restored at seq "+strconv.FormatInt(snap.Seq, 10)
+		return nil
+	})
+	switch {
+	case err != nil:
+		s.log.Warn("could not read the session model's snapshot; replaying every event", "err", err)
+		return 0, "unreadable"
+	case !ok:
+		return 0, "none"
+	}
+	return seq, note
+}
+
+// saveSessions stores the model's snapshot, unless an event's derived
+// events could not be stored in this run (then the next start replays,
+// and derives them again).
+func (s *Server) saveSessions() time.Duration {
+	if s.cfg.ModelBuild == "" || s.snapBroken.Load() {
+		return 0
+	}
+	start := time.Now()
+	var b bytes.Buffer
+	seq := s.sessions.Seq()
+	if err := s.sessions.Snapshot(&b); err != nil {
+		s.log.Warn("could not snapshot the session model", "err", err)
+		return time.Since(start)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.store.SaveSnapshot(ctx, snapshotName, store.Snapshot{Seq: seq, Build: s.cfg.ModelBuild, Data: b.Bytes()}); err != nil {
+		s.log.Warn("could not store the session model's snapshot", "err", err)
+		return time.Since(start)
+	}
+	took := time.Since(start)
+	s.log.Debug("session model saved", "seq", seq, "bytes", b.Len(), "took", took.Round(time.Millisecond))
+	return took
+}
+
+// followSessions applies committed events to the model until ctx ends,
+// saving its snapshot now and then and at the end. replayed is how many
+// events the rebuild replayed (a snapshot is saved at once when many).
+func (s *Server) followSessions(ctx context.Context, sub *subscription, after int64, replayed int) {
+	applied := replayed
+	last := time.Now()
+	every := snapshotEvery
+	if replayed >= snapshotMinEvents {
+		every = max(snapshotEvery, 100*s.saveSessions())
+		applied = 0
+	}
 	sub.follow(ctx, s.store, modelInputs, after, func(evs []*event.Event) {
 		s.applyToModel(ctx, evs, 0, true)
+		applied += len(evs)
+		if applied >= snapshotMinEvents && time.Since(last) >= every {
+			every = max(snapshotEvery, 100*s.saveSessions())
+			applied, last = 0, time.Now()
+		}
 	})
+	if applied > 0 {
+		s.saveSessions()
+	}
 }
 
 // resumeTranscripts is how long after its end a session's transcripts are
@@ -110,12 +213,18 @@ func (s *Server) applyToModel(ctx context.Context, evs []*event.Event, watermark
 	if len(derived) == 0 {
 		return
 	}
+	defer func() {
+		if ctx.Err() != nil {
+			s.snapBroken.Store(true) // not stored: the next start must replay these
+		}
+	}()
 	for i := 0; ctx.Err() == nil; i++ {
 		err := s.storeDerived(ctx, &derivedBatch{evs: derived, source: source})
 		if err == nil {
 			return
 		}
 		if errors.Is(err, ErrShuttingDown) {
+			s.snapBroken.Store(true)
 			return // derived again on the next start: derived_seq did not move
 		}
 		if i == 0 {

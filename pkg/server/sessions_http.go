@@ -44,7 +44,29 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 		}
 		list = kept
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": list, "seq": seq})
+	brief := r.URL.Query().Get("brief")
+	if brief != "" && brief != "0" && brief != "1" && brief != "true" && brief != "false" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("brief must be 1 or 0, got %q", brief))
+		return
+	}
+	out := make([]listedSession, len(list))
+	for i, sess := range list {
+		out[i] = listedSession{Session: sess, Agents: sess.Agents, AgentCount: len(sess.Agents)}
+		if brief == "1" || brief == "true" {
+			out[i].Agents = nil // a list shows the count; a session's page asks for the session
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out, "seq": seq})
+}
+
+// listedSession is a Session in GET /api/sessions: with agents_count, and
+// without its agents when the list is asked brief (the dashboard's list:
+// at a few hundred sessions with dozens of subagents each, the agents are
+// most of the answer's megabytes).
+type listedSession struct {
+	session.Session
+	Agents     []session.AgentRun `json:"agents,omitempty"`
+	AgentCount int                `json:"agents_count"`
 }
 
 // handleSession answers GET /api/sessions/{id}: one session with its

@@ -269,3 +269,37 @@ func TestRestartDerivesWhatWasLost(t *testing.T) {
 	}
 	st.Close()
 }
+
+// GET /api/sessions?brief=1 lists the sessions without their agents (the
+// dashboard's list shows only their count, agents_count, which every
+// list has); anything but 1/0 for brief is refused.
+func TestSessionsListBrief(t *testing.T) {
+	st, err := store.Open(store.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := startServer(t, st)
+	ingestHooks(t, ts.Server, hookInputs(t))
+	eventually(t, 5*time.Second, "the session", func() bool {
+		d, ok := ts.Sessions().Get(recordedSession)
+		return ok && len(d.Agents) == 2
+	})
+	for _, q := range []string{"", "?brief=0", "?brief=1", "?brief=true&changed_since=0"} {
+		var list struct {
+			Sessions []map[string]any `json:"sessions"`
+		}
+		if code := getJSON(t, ts.url+"/api/sessions"+q, &list); code != 200 || len(list.Sessions) != 1 {
+			t.Fatalf("%s: %d, %d sessions", q, code, len(list.Sessions))
+		}
+		s := list.Sessions[0]
+		agents, has := s["agents"].([]any)
+		brief := strings.Contains(q, "brief=1") || strings.Contains(q, "brief=true")
+		if s["agents_count"] != 2.0 || has == brief || (!brief && len(agents) != 2) {
+			t.Errorf("%s: agents_count %v, agents %v", q, s["agents_count"], s["agents"])
+		}
+	}
+	if code := getJSON(t, ts.url+"/api/sessions?brief=yes", nil); code != 400 {
+		t.Errorf("brief=yes: %d", code)
+	}
+}

@@ -1,7 +1,9 @@
 // Package store is mpmd's event store: an append-only log of events in SQLite
 // (modernc.org/sqlite, no cgo) with WAL, idempotent ingest by event_id, the
-// daemon-wide seq counter, queries for history and replay, and retention by
-// age and by count.
+// daemon-wide seq counter, queries for history and replay (each reading an
+// index in seq order, so their cost does not grow with the store), retention
+// by age and by count, and the snapshots of read models (the session
+// model's, so mpmd starts without replaying every event).
 //
 // Writes go through one batch at a time (Begin … Commit), which is how mpmd's
 // single pipeline goroutine uses it; reads may run concurrently.
@@ -47,10 +49,17 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_ns_seq ON events(namespace, seq);
 CREATE INDEX IF NOT EXISTS events_session_seq ON events(session_id, seq);
+CREATE INDEX IF NOT EXISTS events_event_seq ON events(event, seq);
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms);
 CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
 	value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+	name  TEXT    PRIMARY KEY,
+	seq   INTEGER NOT NULL,
+	build TEXT    NOT NULL,
+	data  BLOB    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbox (
 	pos        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,9 +121,26 @@ func Open(path string) (*Store, error) {
 	var err error
 	var last, maxSeq, n sql.NullInt64
 	_ = s.w.QueryRow(`SELECT value FROM meta WHERE key = 'last_seq'`).Scan(&last)
-	if err := s.w.QueryRow(`SELECT max(seq), count(*) FROM events`).Scan(&maxSeq, &n); err != nil {
+	if err := s.w.QueryRow(`SELECT max(seq) FROM events`).Scan(&maxSeq); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("read event store %s: %w", path, err)
+	}
+	// count(*) reads a whole index: seconds at 10 M events. Close writes
+	// the count down with the max seq it is true for; it is taken when
+	// nothing was stored since, and removed, so a run that does not end
+	// in Close leaves none behind.
+	var saved, savedAt sql.NullInt64
+	_ = s.w.QueryRow(`SELECT value FROM meta WHERE key = 'count'`).Scan(&saved)
+	_ = s.w.QueryRow(`SELECT value FROM meta WHERE key = 'count_at_seq'`).Scan(&savedAt)
+	if saved.Valid && savedAt.Valid && savedAt.Int64 == maxSeq.Int64 {
+		n = saved
+	} else if err := s.w.QueryRow(`SELECT count(*) FROM events`).Scan(&n); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read event store %s: %w", path, err)
+	}
+	if _, err := s.w.Exec(`DELETE FROM meta WHERE key IN ('count', 'count_at_seq')`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open event store %s: %w", path, err)
 	}
 	s.lastSeq.Store(max(last.Int64, maxSeq.Int64))
 	s.count.Store(n.Int64)
@@ -139,6 +165,13 @@ func (s *Store) Close() error {
 	}
 	if s.w != nil {
 		if s.path != Memory {
+			s.txMu.Lock()
+			var maxSeq sql.NullInt64
+			if s.w.QueryRow(`SELECT max(seq) FROM events`).Scan(&maxSeq) == nil {
+				_, _ = s.w.Exec(`INSERT INTO meta(key, value) VALUES('count', ?), ('count_at_seq', ?)
+					ON CONFLICT(key) DO UPDATE SET value = excluded.value`, s.count.Load(), maxSeq.Int64)
+			}
+			s.txMu.Unlock()
 			_, _ = s.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 		}
 		errs = append(errs, s.w.Close())
@@ -347,6 +380,59 @@ func (s *Store) SetMeta(ctx context.Context, key string, value int64) error {
 	return nil
 }
 
+// Snapshot is a read model saved with the store (pkg/session's, so mpmd
+// starts without replaying every event): the seq of the last event it
+// covers, the build of the code that wrote it, and its bytes.
+type Snapshot struct {
+	Seq   int64
+	Build string
+	Data  []byte
+}
+
+// SaveSnapshot stores the snapshot name, replacing the one before.
+func (s *Store) SaveSnapshot(ctx context.Context, name string, snap Snapshot) error {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	_, err := s.w.ExecContext(ctx, `INSERT INTO snapshots(name, seq, build, data) VALUES(?, ?, ?, ?)
+		ON CONFLICT(name) DO UPDATE SET seq = excluded.seq, build = excluded.build, data = excluded.data`, name, snap.Seq, snap.Build, snap.Data)
+	if err != nil {
+		return fmt.Errorf("store the %s snapshot: %w", name, err)
+	}
+	return nil
+}
+
+// LoadSnapshot calls fn with the snapshot name, its Data valid only
+// during the call (a model's snapshot is tens of MB: not copied); ok is
+// false, and fn not called, when there is none. fn's error is returned.
+func (s *Store) LoadSnapshot(ctx context.Context, name string, fn func(Snapshot) error) (ok bool, err error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, build, data FROM snapshots WHERE name = ?`, name)
+	if err != nil {
+		return false, fmt.Errorf("read the %s snapshot: %w", name, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return false, fmt.Errorf("read the %s snapshot: %w", name, err)
+		}
+		return false, nil
+	}
+	var snap Snapshot
+	var data sql.RawBytes
+	if err := rows.Scan(&snap.Seq, &snap.Build, &data); err != nil {
+		return false, fmt.Errorf("read the %s snapshot: %w", name, err)
+	}
+	snap.Data = data
+	return true, fn(snap)
+}
+
+// DeleteSnapshot removes the snapshot name, if any.
+func (s *Store) DeleteSnapshot(ctx context.Context, name string) error {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	_, err := s.w.ExecContext(ctx, `DELETE FROM snapshots WHERE name = ?`, name)
+	return err
+}
+
 // BySeq calls fn for each stored event whose seq is in seqs, in seq order;
 // seqs that are not stored (pruned, or reserved) are skipped.
 func (s *Store) BySeq(ctx context.Context, seqs []int64, fn func(*event.Event) error) error {
@@ -437,17 +523,193 @@ func escapeLike(s string) string {
 // Each calls fn for every event that f selects, in seq order (descending if
 // f.Desc), stopping at fn's first error.
 func (s *Store) Each(ctx context.Context, f Filter, fn func(*event.Event) error) error {
-	where, args := f.where()
-	q := `SELECT seq, event_id, namespace, event, ts_ms, session_id, data FROM events` + where
+	q, args := s.eventsQuery(ctx, f)
+	return s.scan(ctx, q, args, fn)
+}
+
+// timeIndexCap is how many events a time range may select for the range
+// to be read through the ts_ms index (then sorted by seq); a wider range
+// is read in seq order instead, which finds a page of it quickly.
+var timeIndexCap = 10_000 // a variable for the tests
+
+// namespaceSet is the namespaces f allows: nil for any, empty for none
+// (Namespace and Namespaces both given and disjoint).
+func (f Filter) namespaceSet() []string {
+	if len(f.Namespaces) == 0 {
+		if f.Namespace == "" {
+			return nil
+		}
+		return []string{f.Namespace}
+	}
+	if f.Namespace == "" {
+		return f.Namespaces
+	}
+	for _, ns := range f.Namespaces {
+		if ns == f.Namespace {
+			return []string{ns}
+		}
+	}
+	return []string{}
+}
+
+// eventsQuery is the SQL Each runs for f, and its arguments. It names the
+// index to read: SQLite's planner, without statistics, picks an index
+// that does not give seq order for some filters and then sorts every
+// match to return a page (every namespace IN list, a rare event name),
+// which at millions of stored events takes seconds. With the index named,
+// every filter but a time range alone and text alone reads only the
+// events it returns (plus, for an event name or text under another
+// filter, the ones it skips).
+func (s *Store) eventsQuery(ctx context.Context, f Filter) (string, []any) {
+	const cols = `SELECT seq, event_id, namespace, event, ts_ms, session_id, data FROM events`
+	tail := " ORDER BY seq"
 	if f.Desc {
-		q += " ORDER BY seq DESC"
-	} else {
-		q += " ORDER BY seq"
+		tail += " DESC"
 	}
 	if f.Limit > 0 {
-		q += " LIMIT " + strconv.Itoa(f.Limit)
+		tail += " LIMIT " + strconv.Itoa(f.Limit)
 	}
-	return s.scan(ctx, q, args, fn)
+	nss := f.namespaceSet()
+	if nss != nil && len(nss) == 0 {
+		return cols + " WHERE 0" + tail, nil
+	}
+	g := f
+	g.Namespaces = nil
+	if len(nss) == 1 {
+		g.Namespace = nss[0]
+	}
+	switch {
+	case g.SessionID != "":
+		if len(nss) > 1 {
+			g.Namespaces = nss
+		}
+		where, args := g.where()
+		return cols + " INDEXED BY events_session_seq" + where + tail, args
+	case g.Event != "":
+		if len(nss) > 1 {
+			g.Namespaces = nss
+		}
+		where, args := g.where()
+		return cols + " INDEXED BY events_event_seq" + where + tail, args
+	case len(nss) == 1:
+		where, args := g.where()
+		return cols + " INDEXED BY events_ns_seq" + where + tail, args
+	case len(nss) > 1:
+		// One index range per namespace, merged in seq order.
+		var parts []string
+		var args []any
+		for _, ns := range nss {
+			g.Namespace = ns
+			where, a := g.where()
+			parts = append(parts, cols+" INDEXED BY events_ns_seq"+where)
+			args = append(args, a...)
+		}
+		return strings.Join(parts, " UNION ALL ") + tail, args
+	case !f.Since.IsZero() || !f.Until.IsZero():
+		if s != nil && s.timeRangeSmall(ctx, f) {
+			where, args := g.where()
+			return cols + " INDEXED BY events_ts" + where + tail, args
+		}
+		where, args := g.where()
+		return cols + " NOT INDEXED" + where + tail, args
+	}
+	where, args := g.where()
+	return cols + where + tail, args
+}
+
+// timeRangeSmall tells whether f's time range selects at most
+// timeIndexCap events (read from the ts_ms index alone).
+func (s *Store) timeRangeSmall(ctx context.Context, f Filter) bool {
+	q := `SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_ts WHERE `
+	var args []any
+	switch {
+	case !f.Since.IsZero() && !f.Until.IsZero():
+		q += `ts_ms >= ? AND ts_ms <= ?`
+		args = append(args, f.Since.UnixMilli(), f.Until.UnixMilli())
+	case !f.Since.IsZero():
+		q += `ts_ms >= ?`
+		args = append(args, f.Since.UnixMilli())
+	default:
+		q += `ts_ms <= ?`
+		args = append(args, f.Until.UnixMilli())
+	}
+	q += ` LIMIT ` + strconv.Itoa(timeIndexCap+1) + `)`
+	var n int
+	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return false
+	}
+	return n <= timeIndexCap
+}
+
+// Explain is SQLite's query plan for the query Each runs for f, one line
+// per step (EXPLAIN QUERY PLAN's detail column), for tests and benchmarks.
+func (s *Store) Explain(ctx context.Context, f Filter) ([]string, error) {
+	q, args := s.eventsQuery(ctx, f)
+	return s.explain(ctx, q, args)
+}
+
+func (s *Store) explain(ctx context.Context, q string, args []any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			return nil, err
+		}
+		out = append(out, detail)
+	}
+	return out, rows.Err()
+}
+
+// VacuumInto writes a consistent copy of the database to path (which must
+// not exist), for benchmarks and backups.
+func (s *Store) VacuumInto(ctx context.Context, path string) error {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	_, err := s.w.ExecContext(ctx, `VACUUM INTO ?`, path)
+	return err
+}
+
+// Raw is a stored event as the store holds it: Data is the JSON text of
+// its data (an object with its keys sorted, as event.AppendJSON writes
+// it), valid only during the call that hands it over.
+type Raw struct {
+	Seq       int64
+	ID        string
+	Namespace string
+	Name      string
+	TimeMs    int64
+	SessionID string
+	Data      []byte
+}
+
+// EachRaw is Each without decoding the data: for a caller that writes the
+// events out as JSON again (the HTTP API), which then costs a copy, not a
+// parse and an encoding.
+func (s *Store) EachRaw(ctx context.Context, f Filter, fn func(*Raw) error) error {
+	q, args := s.eventsQuery(ctx, f)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("query events: %w", err)
+	}
+	defer rows.Close()
+	var r Raw
+	for rows.Next() {
+		var data sql.RawBytes
+		if err := rows.Scan(&r.Seq, &r.ID, &r.Namespace, &r.Name, &r.TimeMs, &r.SessionID, &data); err != nil {
+			return fmt.Errorf("read event: %w", err)
+		}
+		r.Data = data
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // scan runs the events query q and calls fn for each row.

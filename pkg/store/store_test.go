@@ -228,3 +228,52 @@ func BenchmarkAppendOne(b *testing.B) {
 		}
 	}
 }
+
+// The count of stored events survives a Close without a count(*) (which
+// reads a whole index: seconds at 10 M): Close writes it down with the max
+// seq it is true for, Open takes it when nothing was stored since and
+// removes it, so a store that was not closed is counted again.
+func TestCountKeptAcrossClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	now := time.Now()
+	s, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		appendAll(t, s, ev(fmt.Sprint("a", i), "/hook", "x", "", now, nil))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Count() != 10 {
+		t.Fatalf("after a close: %d events, want 10", s2.Count())
+	}
+	if _, ok, _ := s2.Meta(context.Background(), "count"); ok {
+		t.Fatal("the saved count outlives the open that took it")
+	}
+	appendAll(t, s2, ev("b", "/hook", "x", "", now, nil))
+	// s2 is not closed (a crash): the next open counts.
+	s3 := mustOpen(t, path)
+	if s3.Count() != 11 {
+		t.Fatalf("after an unclosed run: %d events, want 11", s3.Count())
+	}
+	s2.Close()
+	s3.Close()
+	// Whatever a count key held, Close writes the real count over it.
+	s4 := mustOpen(t, path)
+	if err := s4.SetMeta(context.Background(), "count", 12345); err != nil {
+		t.Fatal(err)
+	}
+	if err := s4.SetMeta(context.Background(), "count_at_seq", s4.LastSeq()); err != nil {
+		t.Fatal(err)
+	}
+	_ = s4.Close() // writes the real count again
+	if s5 := mustOpen(t, path); s5.Count() != 11 {
+		t.Fatalf("after a close that wrote the count: %d, want 11", s5.Count())
+	}
+}

@@ -92,7 +92,7 @@ export async function startMpmd(opts = {}) {
       if (exited) throw new Error(`mpmd exited (${JSON.stringify(exited)}): ${readFileSync(logPath, 'utf8').slice(-2000)}`);
       const r = await fetch(`${url}/health`);
       return r.ok && (await r.json()).server === 'claude-mpm-socketio';
-    }, { timeout: 15000, interval: 50, what: `mpmd /health on ${url}` });
+    }, { timeout: opts.readyTimeout || 15000, interval: 50, what: `mpmd /health on ${url}` });
   } catch (err) {
     if (!exited) child.kill('SIGKILL');
     throw err;

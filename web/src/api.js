@@ -24,7 +24,9 @@ const enc = encodeURIComponent;
 export const api = {
   health: () => getJSON('/health'),
   events: (q) => getJSON(`/api/events?${new URLSearchParams(q)}`),
-  sessions: (changedSince) => getJSON(`/api/sessions${changedSince ? `?changed_since=${changedSince}` : ''}`),
+  // brief: without each session's agents (the list shows their count): a
+  // few hundred sessions with their subagents are megabytes otherwise.
+  sessions: (changedSince) => getJSON(`/api/sessions?brief=1${changedSince ? `&changed_since=${changedSince}` : ''}`),
   session: (id, opts) => getJSON(`/api/sessions/${enc(id)}`, opts),
   transcript: (id, offset, limit, opts) => getJSON(`/api/sessions/${enc(id)}/transcript?offset=${offset}&limit=${limit}`, opts),
   tools: (id, offset, limit, opts) => getJSON(`/api/sessions/${enc(id)}/tools?offset=${offset}&limit=${limit}`, opts),

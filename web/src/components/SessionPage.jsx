@@ -31,7 +31,7 @@ function Summary({ d, now }) {
       <div><dt>prompts</dt><dd>{fmtNum(s.prompts || 0)}</dd></div>
       <div><dt>tool calls</dt><dd data-testid="session-tool-calls">{fmtNum(s.tool_calls || 0)}</dd></div>
       <div><dt>errors</dt><dd class={s.errors ? 'err' : ''} data-testid="session-errors">{fmtNum(s.errors || 0)}</dd></div>
-      <div><dt>agents</dt><dd data-testid="session-agents">{(s.agents || []).length}{s.running_agents ? ` (${s.running_agents} running)` : ''}</dd></div>
+      <div><dt>agents</dt><dd data-testid="session-agents">{s.agents_count ?? (s.agents || []).length}{s.running_agents ? ` (${s.running_agents} running)` : ''}</dd></div>
       <div><dt>tokens</dt><dd>{fmtCompact(totalTokens(s.usage))}</dd></div>
       <div><dt>cost</dt><dd class="costdd"><Cost usage={s.usage} testid="session-page-cost" /></dd></div>
       {s.permission_mode && <div><dt>permissions</dt><dd>{s.permission_mode}</dd></div>}

@@ -66,7 +66,7 @@ export function SessionsView({ active }) {
                   <td class="num" data-col="duration">{duration(s, now)}</td>
                   <td class="num" data-col="tools">{fmtNum(s.tool_calls || 0)}</td>
                   <td class={`num${s.errors ? ' err' : ''}`} data-col="errors">{fmtNum(s.errors || 0)}</td>
-                  <td class="num" data-col="agents" title={`${s.running_agents || 0} running`}>{(s.agents || []).length}{s.running_agents ? <span class="running"> ({s.running_agents} running)</span> : ''}</td>
+                  <td class="num" data-col="agents" title={`${s.running_agents || 0} running`}>{s.agents_count ?? (s.agents || []).length}{s.running_agents ? <span class="running"> ({s.running_agents} running)</span> : ''}</td>
                   <td class="num" data-col="tokens" title={tokensTitle(s.usage)}>{fmtCompact(totalTokens(s.usage))}</td>
                   <td class="num" data-col="cost"><Cost usage={s.usage} testid="session-cost" /></td>
                 </tr>
