@@ -69,7 +69,9 @@ func TestRedisOutageOutboxForwardedOnce(t *testing.T) {
 	}
 	r := startRedis(t)
 	ds := nodes(t, r, 3)
-	f := startFlood(ds, 2, "outage")
+	// Six producers at up to 200 events/s each: a minute of it is ~70,000
+	// events, and the rest of the suite still gets the machine.
+	f := startPacedFlood(ds, 2, "outage", 5*time.Millisecond)
 	time.Sleep(500 * time.Millisecond)
 	r.stop(syscall.SIGTERM)
 	eventually(t, 5*time.Second, "a node to see Redis gone and fill its outbox", func() bool {

@@ -394,6 +394,13 @@ type flood struct {
 }
 
 func startFlood(ds []*mpmdtest.Daemon, workers int, marker string) *flood {
+	return startPacedFlood(ds, workers, marker, 0)
+}
+
+// startPacedFlood is startFlood with each worker waiting pace after each
+// acked event: a steady load for a long test, which a closed loop as fast
+// as the nodes go would turn into the whole machine's load for its length.
+func startPacedFlood(ds []*mpmdtest.Daemon, workers int, marker string, pace time.Duration) *flood {
 	f := &flood{acked: map[string]ack{}, stop: make(chan struct{})}
 	for di, d := range ds {
 		for w := 0; w < workers; w++ {
@@ -417,6 +424,8 @@ func startFlood(ds []*mpmdtest.Daemon, workers int, marker string) *flood {
 					f.mu.Unlock()
 					if err != nil {
 						time.Sleep(20 * time.Millisecond)
+					} else if pace > 0 {
+						time.Sleep(pace)
 					}
 				}
 			}(d, fmt.Sprintf("%s-n%d-w%d", marker, di, w))

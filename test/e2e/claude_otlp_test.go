@@ -168,62 +168,78 @@ func TestClaudeCodeOTLPExport(t *testing.T) {
 			if c.token != "" {
 				opts = append(opts, mpmdtest.WithToken(c.token))
 			}
-			d := mpmdtest.Start(t, opts...)
-			defer d.Stop(t)
-			api := messagesStandIn(t)
+			// One session of Claude Code exporting to a fresh mpmd, and
+			// what mpmd stored of it.
+			run := func() (*mpmdtest.Daemon, []map[string]any, map[string]int) {
+				d := mpmdtest.Start(t, opts...)
+				api := messagesStandIn(t)
 
-			// mpm-hook writes the telemetry env into ~/.claude/settings.json.
-			install := exec.Command(mpmdtest.HookBin(t), "--port", strconv.Itoa(d.Port), "install", "--otel", "--otel-protocol", c.protocol)
-			install.Env = d.Env
-			if out, err := install.CombinedOutput(); err != nil {
-				t.Fatalf("mpm-hook install --otel: %v\n%s", err, out)
-			}
-			settings, err := os.ReadFile(filepath.Join(d.Root, "home", ".claude", "settings.json"))
-			if err != nil || !strings.Contains(string(settings), `"OTEL_EXPORTER_OTLP_PROTOCOL": "`+c.protocol+`"`) ||
-				strings.Contains(string(settings), "OTEL_EXPORTER_OTLP_HEADERS") != (c.token != "") {
-				t.Fatalf("settings after install --otel: %v\n%s", err, settings)
-			}
+				// mpm-hook writes the telemetry env into ~/.claude/settings.json.
+				install := exec.Command(mpmdtest.HookBin(t), "--port", strconv.Itoa(d.Port), "install", "--otel", "--otel-protocol", c.protocol)
+				install.Env = d.Env
+				if out, err := install.CombinedOutput(); err != nil {
+					t.Fatalf("mpm-hook install --otel: %v\n%s", err, out)
+				}
+				settings, err := os.ReadFile(filepath.Join(d.Root, "home", ".claude", "settings.json"))
+				if err != nil || !strings.Contains(string(settings), `"OTEL_EXPORTER_OTLP_PROTOCOL": "`+c.protocol+`"`) ||
+					strings.Contains(string(settings), "OTEL_EXPORTER_OTLP_HEADERS") != (c.token != "") {
+					t.Fatalf("settings after install --otel: %v\n%s", err, settings)
+				}
 
-			project := filepath.Join(d.Root, "project")
-			if err := os.MkdirAll(project, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "-p", "Do the thing", "--dangerously-skip-permissions")
-			cmd.Dir = project
-			// Short export intervals and the traces beta; the rest comes
-			// from the settings file.
-			cmd.Env = claudeEnv(d.Root, api, "OTEL_METRIC_EXPORT_INTERVAL=1000", "OTEL_LOGS_EXPORT_INTERVAL=500",
-				"OTEL_TRACES_EXPORT_INTERVAL=500", "OTEL_TRACES_EXPORTER=otlp", "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1")
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("claude: %v\n%s", err, out)
-			}
-			if !strings.Contains(string(out), "Got the notification.") {
-				t.Fatalf("claude printed %q", out)
-			}
+				project := filepath.Join(d.Root, "project")
+				if err := os.MkdirAll(project, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, bin, "-p", "Do the thing", "--dangerously-skip-permissions")
+				cmd.Dir = project
+				// Short export intervals and the traces beta; the rest comes
+				// from the settings file.
+				cmd.Env = claudeEnv(d.Root, api, "OTEL_METRIC_EXPORT_INTERVAL=1000", "OTEL_LOGS_EXPORT_INTERVAL=500",
+					"OTEL_TRACES_EXPORT_INTERVAL=500", "OTEL_TRACES_EXPORTER=otlp", "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1")
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("claude: %v\n%s", err, out)
+				}
+				if !strings.Contains(string(out), "Got the notification.") {
+					t.Fatalf("claude printed %q", out)
+				}
 
-			// Claude Code has sent its last exports when it exits, and mpmd
-			// answers each after storing it; poll a little all the same.
-			var evs []map[string]any
-			counts := map[string]int{}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				evs = d.Events(t, "namespace=claude&limit=10000")
-				counts = map[string]int{}
-				var last map[string]any
-				for _, e := range evs {
-					counts[e["event"].(string)]++
-					if e["event"] == "metrics" {
-						last = e["data"].(map[string]any)["totals"].(map[string]any)
+				// Claude Code has sent its last exports when it exits, and mpmd
+				// answers each after storing it; poll a little all the same.
+				var evs []map[string]any
+				var counts map[string]int
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					evs = d.Events(t, "namespace=claude&limit=10000")
+					counts = map[string]int{}
+					var last map[string]any
+					for _, e := range evs {
+						counts[e["event"].(string)]++
+						if e["event"] == "metrics" {
+							last = e["data"].(map[string]any)["totals"].(map[string]any)
+						}
 					}
+					if (counts["api_request"] == 5 && last != nil && last["input_tokens"] == 500.0) || time.Now().After(deadline) {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
 				}
-				if (counts["api_request"] == 5 && last != nil && last["input_tokens"] == 500.0) || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
+				return d, evs, counts
 			}
+			d, evs, counts := run()
+			// Claude Code flushes its exporters at exit within a fixed 2 s
+			// and drops what is not sent by then. On a loaded machine that
+			// is now and then the last turn's records (user_prompt and
+			// api_request: Claude Code never sent them; mpmd had answered
+			// every export in milliseconds). Such a run is repeated once.
+			if counts["api_request"] == 4 && counts["user_prompt"] == 1 {
+				t.Logf("Claude Code did not export its last turn before it exited (%v); once more", counts)
+				d.Stop(t)
+				d, evs, counts = run()
+			}
+			defer d.Stop(t)
 			if counts["api_request"] != 5 || counts["tool_result"] != 3 || counts["user_prompt"] != 2 || counts["subagent_completed"] != 1 ||
 				counts["metrics"] < 1 || counts["span"] < 10 {
 				t.Fatalf("/claude events %v", counts)
