@@ -268,44 +268,9 @@ func (r *runner) runPhase(ctx context.Context, ld Load) (Result, error) {
 	}
 
 	// The pacer hands out seqs: on a clock (Rate) or as the end-to-end window allows.
-	var stalled bool
-	minRecv := int64(0)
-	for seq := int64(0); seq < ld.MaxEvents; seq++ {
-		if sendCtx.Err() != nil {
-			break
-		}
-		if ld.Rate > 0 {
-			due := t0.Add(time.Duration(float64(seq) / ld.Rate * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-sendCtx.Done():
-				}
-			}
-		} else if r.fleet != nil && ld.Window > 0 {
-			waitStart := time.Now()
-			for seq-ph.nRefused.Load()-ph.nErrors.Load()-minRecv >= ld.Window {
-				m := r.fleet.minReceived(ph)
-				if m > minRecv {
-					minRecv = m
-					waitStart = time.Now()
-					continue
-				}
-				if time.Since(waitStart) > 3*time.Second || sendCtx.Err() != nil {
-					stalled = true
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
-			if stalled {
-				break
-			}
-		}
-		select {
-		case jobs <- seq:
-		case <-sendCtx.Done():
-		}
-	}
+	stalled := pace(sendCtx, ld, t0, jobs, r.fleet != nil && ld.Window > 0,
+		func() int64 { return ph.nRefused.Load() + ph.nErrors.Load() },
+		func() int64 { return r.fleet.minReceived(ph) })
 	close(jobs)
 	wg.Wait()
 	for _, p := range prods {

@@ -224,37 +224,8 @@ func (r *runner) runRealistic(ctx context.Context, f *nodeFleet, ld Load) (Resul
 			}
 		}()
 	}
-	stalled := false
-	for seq := int64(0); seq < ld.MaxEvents && sendCtx.Err() == nil; seq++ {
-		if ld.Rate > 0 {
-			due := t0.Add(time.Duration(float64(seq) / ld.Rate * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-sendCtx.Done():
-				}
-			}
-		} else {
-			waitStart, last := time.Now(), f.minRecv.Load()
-			for seq-refused.Load()-errs.Load()-f.minRecv.Load() >= ld.Window {
-				if m := f.minRecv.Load(); m != last {
-					last, waitStart = m, time.Now()
-				}
-				if time.Since(waitStart) > 3*time.Second || sendCtx.Err() != nil {
-					stalled = true
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
-			if stalled {
-				break
-			}
-		}
-		select {
-		case jobs <- seq:
-		case <-sendCtx.Done():
-		}
-	}
+	stalled := pace(sendCtx, ld, t0, jobs, true,
+		func() int64 { return refused.Load() + errs.Load() }, f.minRecv.Load)
 	close(jobs)
 	wg.Wait()
 	tSend := time.Now()
