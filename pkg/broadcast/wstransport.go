@@ -62,6 +62,12 @@ type wsTransport struct {
 	// and by the Close frame (closeConn), so no data frame follows that.
 	wmu  sync.Mutex
 	down atomic.Bool // shut: nothing more is written but the Close frame
+	// torn: a write of frames failed part way (a client that stopped
+	// reading, cut off by closeConn's deadline). The half-written frame's
+	// length still stands in the client's reader, so any byte after it —
+	// a Close frame too — would be read as its payload: nothing more is
+	// written, and the connection is only closed.
+	torn atomic.Bool
 
 	readerDone chan struct{} // closed when the reader (message) returns
 
@@ -141,6 +147,16 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 
 	w.idleTimeout = ctx.IdleTimeout
 	w.socket = ctx.Websocket
+	// gorilla answers a client's Ping and Close on the reader with frames
+	// of its own: they go between writeConn's whole frames (control).
+	w.socket.SetPingHandler(func(data string) error {
+		_ = w.control(ws.PongMessage, []byte(data)) // a failed write ends the writer, which closes
+		return nil
+	})
+	w.socket.SetCloseHandler(func(code int, _ string) error {
+		_ = w.control(ws.CloseMessage, ws.FormatCloseMessage(code, ""))
+		return nil
+	})
 	w.readerDone = make(chan struct{})
 	w.upgrading = ctx.Query().Has("sid")
 	if hw, ok := ctx.Response().(*hijackWriter); ok {
@@ -464,11 +480,25 @@ func (w *wsTransport) write(items []wsItem) error {
 func (w *wsTransport) writeConn(b []byte) error {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	if w.down.Load() {
+	if w.down.Load() || w.torn.Load() {
 		return net.ErrClosed
 	}
-	_, err := w.socket.NetConn().Write(b)
+	n, err := w.socket.NetConn().Write(b)
+	if err != nil && n > 0 {
+		w.torn.Store(true)
+	}
 	return err
+}
+
+// control writes a control frame (Pong, Close) between whole frames, as
+// writeConn writes them, and none after a torn write.
+func (w *wsTransport) control(mt int, data []byte) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.torn.Load() {
+		return net.ErrClosed
+	}
+	return w.socket.WriteControl(mt, data, time.Now().Add(closeGrace))
 }
 
 // encode returns a queued item as a websocket message: a pre-built message
@@ -641,9 +671,7 @@ const closeGrace = time.Second
 // client's data unread is reset, and the Close frame can be lost.
 func (w *wsTransport) closeConn() {
 	_ = w.socket.NetConn().SetWriteDeadline(time.Now().Add(closeGrace))
-	w.wmu.Lock()
-	err := w.socket.WriteControl(ws.CloseMessage, ws.FormatCloseMessage(ws.CloseNormalClosure, ""), time.Now().Add(closeGrace))
-	w.wmu.Unlock()
+	err := w.control(ws.CloseMessage, ws.FormatCloseMessage(ws.CloseNormalClosure, ""))
 	if err == nil {
 		t := time.NewTimer(closeGrace)
 		select {
