@@ -320,20 +320,7 @@ func (r *runner) runPhase(ctx context.Context, ld Load) (Result, error) {
 	res.Accepted = ph.nAccepted.Load()
 	res.Refused = ph.nRefused.Load()
 	res.Errors = ph.nErrors.Load()
-	res.SendSeconds = tSend.Sub(t0).Seconds()
-	res.IngestPerS = float64(res.Accepted) / res.SendSeconds
-	res.DrainIncomplete = incomplete || stalled
-	res.ServerCPU = after.CPU - before.CPU
-	res.ServerRSSAfter = after.RSS
-	wall := tLast.Sub(t0)
-	if tSend.After(tLast) {
-		wall = tSend.Sub(t0)
-	}
-	res.ServerCores = res.ServerCPU.Seconds() / wall.Seconds()
-	res.LoadgenCores = (selfAfter - selfBefore).Seconds() / wall.Seconds()
-	if res.Accepted > 0 {
-		res.CPUPerEvent = res.ServerCPU / time.Duration(res.Accepted)
-	}
+	res.setPhase(t0, tSend, tLast, before, after, selfAfter-selfBefore, incomplete || stalled)
 
 	if r.fleet != nil {
 		var h hist
@@ -350,16 +337,45 @@ func (r *runner) runPhase(ctx context.Context, ld Load) (Result, error) {
 		}
 		res.Expected = res.Accepted * int64(n)
 		res.Dropped = r.fleet.closedCount()
-		res.DeliverSeconds = tLast.Sub(t0).Seconds()
-		if res.DeliverSeconds > 0 {
-			res.DeliveriesPerS = float64(res.Deliveries) / res.DeliverSeconds
-		}
-		if res.Deliveries > 0 {
-			res.CPUPerDelivery = res.ServerCPU / time.Duration(res.Deliveries)
-		}
+		res.setDeliveries(tLast.Sub(t0))
 		res.P50, res.P99, res.Max = h.quantile(0.50), h.quantile(0.99), time.Duration(h.max)*time.Microsecond
 	}
 	return res, nil
+}
+
+// setPhase fills in what every fan-out phase measures alike from its
+// start t0, the end of sending tSend, the drain's last progress tLast and
+// the server's process before and after (res.Accepted set): the send rate,
+// the server's CPU and cores over the phase's wall time (which it returns),
+// the load generator's cores from its CPU gen, and CPU per accepted event.
+func (res *Result) setPhase(t0, tSend, tLast time.Time, before, after procSample, gen time.Duration, incomplete bool) time.Duration {
+	res.SendSeconds = tSend.Sub(t0).Seconds()
+	res.IngestPerS = float64(res.Accepted) / res.SendSeconds
+	res.DrainIncomplete = incomplete
+	res.ServerCPU = after.CPU - before.CPU
+	res.ServerRSSAfter = after.RSS
+	wall := tLast.Sub(t0)
+	if tSend.After(tLast) {
+		wall = tSend.Sub(t0)
+	}
+	res.ServerCores = res.ServerCPU.Seconds() / wall.Seconds()
+	res.LoadgenCores = gen.Seconds() / wall.Seconds()
+	if res.Accepted > 0 {
+		res.CPUPerEvent = res.ServerCPU / time.Duration(res.Accepted)
+	}
+	return wall
+}
+
+// setDeliveries sets the delivery rate over d and the server's CPU per
+// delivery (res.Deliveries and res.ServerCPU set).
+func (res *Result) setDeliveries(d time.Duration) {
+	res.DeliverSeconds = d.Seconds()
+	if res.DeliverSeconds > 0 {
+		res.DeliveriesPerS = float64(res.Deliveries) / res.DeliverSeconds
+	}
+	if res.Deliveries > 0 {
+		res.CPUPerDelivery = res.ServerCPU / time.Duration(res.Deliveries)
+	}
 }
 
 // post sends one /emit request; ok reports a 2xx answer.

@@ -258,32 +258,13 @@ func (r *runner) runRealistic(ctx context.Context, f *nodeFleet, ld Load) (Resul
 		return res, err
 	}
 	res.Sent, res.Accepted, res.Refused, res.Errors = sent.Load(), accepted.Load(), refused.Load(), errs.Load()
-	res.SendSeconds = tSend.Sub(t0).Seconds()
-	res.IngestPerS = float64(res.Accepted) / res.SendSeconds
-	res.DrainIncomplete = incomplete || stalled
-	res.ServerCPU = after.CPU - before.CPU
-	res.ServerRSSAfter = after.RSS
-	wall := tLast.Sub(t0)
-	if tSend.After(tLast) {
-		wall = tSend.Sub(t0)
-	}
-	res.ServerCores = res.ServerCPU.Seconds() / wall.Seconds()
-	res.LoadgenCores = ((genAfter - genBefore) + (nodeAfter.CPU - nodeBefore.CPU)).Seconds() / wall.Seconds()
+	wall := res.setPhase(t0, tSend, tLast, before, after, (genAfter-genBefore)+(nodeAfter.CPU-nodeBefore.CPU), incomplete || stalled)
 	res.Deliveries = rep.Deliveries
 	res.Duplicates = rep.Duplicates
 	res.Dropped = rep.Closed
 	res.Expected = res.Accepted * int64(f.n)
 	res.Lost = max(res.Expected-res.Deliveries, 0)
-	res.DeliverSeconds = wall.Seconds()
-	if res.DeliverSeconds > 0 {
-		res.DeliveriesPerS = float64(res.Deliveries) / res.DeliverSeconds
-	}
-	if res.Deliveries > 0 {
-		res.CPUPerDelivery = res.ServerCPU / time.Duration(res.Deliveries)
-	}
-	if res.Accepted > 0 {
-		res.CPUPerEvent = res.ServerCPU / time.Duration(res.Accepted)
-	}
+	res.setDeliveries(wall)
 	us := func(v float64) time.Duration { return time.Duration(v * float64(time.Microsecond)) }
 	res.P50, res.P99, res.Max = us(rep.P50us), us(rep.P99us), us(rep.Maxus)
 	return res, nil
