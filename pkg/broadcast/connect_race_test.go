@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mpm-dev/mpm/pkg/broadcast"
+	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
 
 // hookHub serves /hook as mpmd does in shape: a handshake that reads the
@@ -116,7 +117,7 @@ func TestPollingConnectThenEventAtOnce(t *testing.T) {
 				}
 			}
 			client.CloseIdleConnections()
-			g0, f0 := baseline(t, base), openFDs(t)
+			g0, f0 := mpmdtest.Baseline(t, base), mpmdtest.OpenFDs(t)
 			got.Store(0)
 			var failed atomic.Int64
 			var mu sync.Mutex
@@ -142,7 +143,7 @@ func TestPollingConnectThenEventAtOnce(t *testing.T) {
 			}
 			close(work)
 			wg.Wait()
-			g1, f1 := settle(t, client, g0, f0, 5)
+			g1, f1 := mpmdtest.Settle(t, client, g0, f0, 5)
 			t.Logf("%d sessions: %d failed, %d events handled; goroutines %d → %d, fds %d → %d",
 				sessions, failed.Load(), got.Load(), g0, g1, f0, f1)
 			for _, f := range failures {

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +16,7 @@ import (
 
 	ws "github.com/gorilla/websocket"
 	"github.com/mpm-dev/mpm/pkg/broadcast"
+	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 )
 
 // transportServer runs a hub with cfg's settings in the test process on a
@@ -165,53 +164,6 @@ func TestPollingPayloadOverLimit(t *testing.T) {
 	}
 }
 
-// openFDs counts the process's open file descriptors.
-func openFDs(t testing.TB) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd:", err)
-	}
-	return len(ents)
-}
-
-// settle waits until goroutines and fds are back to at most base+slack,
-// and returns the last counts.
-func settle(t testing.TB, client *http.Client, goroutines, fds, slack int) (int, int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		client.CloseIdleConnections()
-		g, f := runtime.NumGoroutine(), openFDs(t)
-		if (g <= goroutines+slack && f <= fds+slack) || time.Now().After(deadline) {
-			return g, f
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// baseline is the number of goroutines once the server at base has served
-// a request and is idle.
-func baseline(t testing.TB, base string) int {
-	t.Helper()
-	c := &http.Client{Transport: &http.Transport{}}
-	resp, err := c.Get(base + "/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	c.CloseIdleConnections()
-	g, still := runtime.NumGoroutine(), 0
-	for still < 5 {
-		time.Sleep(40 * time.Millisecond)
-		if n := runtime.NumGoroutine(); n != g {
-			g, still = n, 0
-		} else {
-			still++
-		}
-	}
-	return g
-}
-
 // A poll racing the client's CLOSE is always answered: with the NOOP that
 // ends it cleanly (the official suite's "forcefully closes the session")
 // or, when the CLOSE came first, 400; and the session is gone after. The
@@ -241,7 +193,7 @@ func TestPollingPollRacingCloseIsAnswered(t *testing.T) {
 		}
 		_, _, _ = pollErr(client, base, sid, "1")
 	}
-	g0, f0 := settle(t, client, 0, 0, 0)
+	g0, f0 := mpmdtest.Settle(t, client, 0, 0, 0)
 
 	var noop, refused, hung, bad atomic.Int64
 	var mu sync.Mutex
@@ -299,7 +251,7 @@ func TestPollingPollRacingCloseIsAnswered(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
-	g1, f1 := settle(t, client, g0, f0, 5)
+	g1, f1 := mpmdtest.Settle(t, client, g0, f0, 5)
 	t.Logf("%d sessions: poll answered NOOP %d, 400 %d, unanswered %d, other failures %d; goroutines %d → %d, fds %d → %d",
 		sessions, noop.Load(), refused.Load(), hung.Load(), bad.Load(), g0, g1, f0, f1)
 	for _, f := range failures {

@@ -6,12 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mpm-dev/mpm/pkg/mpmdtest"
 	"github.com/mpm-dev/mpm/pkg/server"
 	"github.com/mpm-dev/mpm/pkg/store"
 )
@@ -42,59 +42,12 @@ func transportServer(t *testing.T, cfg server.Config) string {
 	return "http://" + ln.Addr().String()
 }
 
-// openFDs counts the process's open file descriptors.
-func openFDs(t testing.TB) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd:", err)
-	}
-	return len(ents)
-}
-
-// settle waits until goroutines and fds are back to at most base+slack,
-// and returns the last counts.
-func settle(t testing.TB, client *http.Client, goroutines, fds, slack int) (int, int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		client.CloseIdleConnections()
-		g, f := runtime.NumGoroutine(), openFDs(t)
-		if (g <= goroutines+slack && f <= fds+slack) || time.Now().After(deadline) {
-			return g, f
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// baseline is the number of goroutines once the server at base has served
-// a request and is idle.
-func baseline(t testing.TB, base string) int {
-	t.Helper()
-	c := &http.Client{Transport: &http.Transport{}}
-	resp, err := c.Get(base + "/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	c.CloseIdleConnections()
-	g, still := runtime.NumGoroutine(), 0
-	for still < 5 {
-		time.Sleep(40 * time.Millisecond)
-		if n := runtime.NumGoroutine(); n != g {
-			g, still = n, 0
-		} else {
-			still++
-		}
-	}
-	return g
-}
-
 // A request that is not a long poll, websocket or stream ends after the
 // request timeout however the client behaves: here one that sends half a
 // body and stalls. Its goroutine and connection go with it.
 func TestStalledRequestIsCutOff(t *testing.T) {
 	base := transportServer(t, server.Config{RequestTimeout: 300 * time.Millisecond})
-	g0 := baseline(t, base)
+	g0 := mpmdtest.Baseline(t, base)
 	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +60,7 @@ func TestStalledRequestIsCutOff(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("a stalled request took %v to end (answer %q); want about the 300 ms request timeout", took, b)
 	}
-	if g, _ := settle(t, http.DefaultClient, g0, 0, 2); g > g0+2 {
+	if g, _ := mpmdtest.Settle(t, http.DefaultClient, g0, 0, 2); g > g0+2 {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines %d → %d after the stalled request ended\n%s", g0, g, buf[:runtime.Stack(buf, true)])
 	}
