@@ -225,19 +225,25 @@ func (c *compareCmd) Run(ctx context.Context, w *ioPair) error {
 		} else {
 			rep.Notes = append(rep.Notes, "Unpinned; mpmd GOMAXPROCS=2; load generator shares both cores.")
 		}
-		outs := []io.Writer{w.out}
-		if c.Out != "" {
-			f, ferr := os.Create(c.Out)
-			if ferr == nil {
-				defer f.Close()
-				outs = append(outs, f)
-			}
-		}
-		rep.Markdown(io.MultiWriter(outs...))
-		if c.JSON != "" {
-			b, _ := json.MarshalIndent(rep, "", "  ")
-			_ = os.WriteFile(c.JSON, b, 0o644)
-		}
+		writeReport(w.out, rep, c.Out, c.JSON)
 	}
 	return err
+}
+
+// writeReport prints rep as Markdown to out and, when given, to the file
+// mdPath too, and writes it as JSON to jsonPath. A file that cannot be
+// written is left out: the report is on out.
+func writeReport(out io.Writer, rep interface{ Markdown(io.Writer) }, mdPath, jsonPath string) {
+	outs := []io.Writer{out}
+	if mdPath != "" {
+		if f, err := os.Create(mdPath); err == nil {
+			defer f.Close()
+			outs = append(outs, f)
+		}
+	}
+	rep.Markdown(io.MultiWriter(outs...))
+	if jsonPath != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		_ = os.WriteFile(jsonPath, b, 0o644)
+	}
 }

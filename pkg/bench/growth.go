@@ -162,19 +162,7 @@ func (c *growthRunCmd) Run(ctx context.Context, w *ioPair) error {
 		}
 		rep.Transcript = tr
 	}
-	outs := []io.Writer{w.out}
-	if c.Out != "" {
-		f, err := os.Create(c.Out)
-		if err == nil {
-			defer f.Close()
-			outs = append(outs, f)
-		}
-	}
-	rep.Markdown(io.MultiWriter(outs...))
-	if c.JSON != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		_ = os.WriteFile(c.JSON, b, 0o644)
-	}
+	writeReport(w.out, rep, c.Out, c.JSON)
 	return nil
 }
 
