@@ -65,14 +65,7 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 	var err error
 	for attempt := 0; attempt <= max(o.Retries, 0); attempt++ {
 		var c *Conn
-		// A lost open may be a false alarm on a loaded machine (the
-		// manager's open callback only late): give each retry twice the
-		// grace of the one before, and the last attempt the whole timeout.
-		grace := lostOpenGrace << attempt
-		if attempt == max(o.Retries, 0) {
-			grace = timeout
-		}
-		c, err = dialOnce(ctx, baseURL, namespace, o, timeout, grace)
+		c, err = dialOnce(ctx, baseURL, namespace, o, timeout)
 		if err == nil {
 			return c, nil
 		}
@@ -84,7 +77,7 @@ func Dial(ctx context.Context, baseURL, namespace string, o DialOptions) (*Conn,
 	return nil, err
 }
 
-func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, timeout, grace time.Duration) (*Conn, error) {
+func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, timeout time.Duration) (*Conn, error) {
 	opts := socketio.DefaultOptions()
 	opts.SetTransports(types.NewSet[engine.TransportCtor](socketio.WebSocket))
 	opts.SetReconnection(false)
@@ -118,12 +111,17 @@ func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, tim
 			e.Close()
 		}
 	}
-	// The library also starts the transport before it listens for the
-	// transport's open event; when the transport is quicker, the manager
-	// never learns that it is open and Open hangs. Spot that and give up
-	// on this attempt at once instead of waiting for the timeout.
+	// The library dials the transport and starts its reader inside
+	// NewManager's Open, before it listens for the transport's open event.
+	// mpmd sends the Engine.IO open packet with the 101 response, so the
+	// reader can emit "open" before anyone listens (about one dial in a
+	// thousand here, more on a fast machine), and Open would hang. Spot an
+	// engine that is open while the manager is not, and emit the lost
+	// event again: the manager's listener is registered by then, and the
+	// server sends nothing more until the namespace's CONNECT.
 	tick := time.NewTicker(lostOpenPoll)
 	var engineOpenSince time.Time
+	replayed := false
 wait:
 	for {
 		select {
@@ -135,14 +133,15 @@ wait:
 			}
 			break wait
 		case <-tick.C:
-			if e := m.Engine(); e != nil && e.ReadyState() == engine.SocketStateOpen {
-				if engineOpenSince.IsZero() {
-					engineOpenSince = time.Now()
-				} else if time.Since(engineOpenSince) >= grace {
-					tick.Stop()
-					closeManager()
-					return nil, errLostOpen
-				}
+			e := m.Engine()
+			if replayed || e == nil || e.ReadyState() != engine.SocketStateOpen {
+				continue
+			}
+			if engineOpenSince.IsZero() {
+				engineOpenSince = time.Now()
+			} else if time.Since(engineOpenSince) >= lostOpenGrace {
+				replayed = true
+				e.Emit("open")
 			}
 		case <-deadline.C:
 			tick.Stop()
@@ -232,15 +231,14 @@ wait:
 }
 
 // How the lost-open race of the library is spotted. The grace is what the
-// manager gets to notice an open transport; on a loaded machine (a -race
-// test run beside others) its goroutine can take tens of milliseconds, and a
-// shorter grace gave up on healthy connections again and again.
+// manager gets to notice an open transport before its open event is emitted
+// again; on a loaded machine (a -race test run beside others) its goroutine
+// can take tens of milliseconds, and an emit while its listener still runs
+// would open the manager twice.
 const (
 	lostOpenPoll  = 2 * time.Millisecond
 	lostOpenGrace = 100 * time.Millisecond
 )
-
-var errLostOpen = errors.New("connect: the Socket.IO library lost the transport's open event")
 
 // connectErr turns the library's connect_error arguments into an error. A
 // packet from the server (an *ExtendedError or an error with the server's
