@@ -483,12 +483,16 @@ func (w *wsTransport) writeConn(b []byte) error {
 	if w.down.Load() || w.torn.Load() {
 		return net.ErrClosed
 	}
-	n, err := w.socket.NetConn().Write(b)
+	n, err := connWrite(w.socket.NetConn(), b)
 	if err != nil && n > 0 {
 		w.torn.Store(true)
 	}
 	return err
 }
+
+// connWrite is how writeConn writes frames: the connection's Write, or a
+// fault a test injects (export_test.go: a write cut part way).
+var connWrite = func(c net.Conn, b []byte) (int, error) { return c.Write(b) }
 
 // control writes a control frame (Pong, Close) between whole frames, as
 // writeConn writes them, and none after a torn write.
