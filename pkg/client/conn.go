@@ -112,7 +112,7 @@ func dialOnce(ctx context.Context, baseURL, namespace string, o DialOptions, tim
 		}
 	}
 	// The library dials the transport and starts its reader inside
-	// NewManager's Open, before it listens for the transport's open event.
+	// Manager.Open, before it listens for the transport's open event.
 	// mpmd sends the Engine.IO open packet with the 101 response, so the
 	// reader can emit "open" before anyone listens (about one dial in a
 	// thousand here, more on a fast machine), and Open would hang. Spot an
