@@ -78,6 +78,17 @@ func TestTornWriteEndsTheConnection(t *testing.T) {
 	hub.Broadcast("/", []string{"r"}, "torn", map[string]any{"x": strings.Repeat("TORN", 64)})
 	// What follows the torn write on the wire. The client keeps sending
 	// (a Ping the server would answer) while the server tries to send more.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		done := cut != nil
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the torn write never happened")
+		}
+	}
 	_ = c.WriteControl(ws.PingMessage, []byte("p"), time.Now().Add(time.Second))
 	for range 3 {
 		hub.Broadcast("/", []string{"r"}, "after", map[string]any{"x": "must not be written"})

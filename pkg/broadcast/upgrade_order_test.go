@@ -161,3 +161,59 @@ func TestWriteHold(t *testing.T) {
 		}
 	}
 }
+
+// A hold's Release writes each client's messages on the releasing
+// goroutine with one write(2) that does not wait; a client that is not
+// reading takes only part of them, and the rest must follow from its
+// writer, whole, in order, ahead of what is broadcast after the Release.
+func TestWriteHoldSlowReaderGetsEverything(t *testing.T) {
+	var hub *broadcast.Hub
+	joined := make(chan struct{}, 1)
+	base := transportServer(t, broadcast.Config{PingInterval: time.Minute, PingTimeout: time.Minute, MaxBacklog: 1 << 20}, func(h *broadcast.Hub) {
+		hub = h
+		h.Handle("/b", nil, func(c broadcast.Conn) {
+			c.Join("r")
+			joined <- struct{}{}
+		})
+	})
+	c, _, err := ws.DefaultDialer.Dial(strings.Replace(base, "http", "ws", 1)+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.WriteMessage(ws.TextMessage, []byte("40/b,"))
+	<-joined
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(msg), "40/b,") {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the CONNECT answer's writer is done
+	// 12 MiB: more than a loopback socket's buffers take at once.
+	const held, after, size = 48, 8, 256 << 10
+	pad := strings.Repeat("x", size)
+	hold := hub.HoldWrites()
+	for i := range held {
+		hub.Broadcast("/b", []string{"r"}, "news", map[string]any{"i": float64(i), "pad": pad})
+	}
+	hold.Release()
+	for i := held; i < held+after; i++ {
+		hub.Broadcast("/b", []string{"r"}, "news", map[string]any{"i": float64(i), "pad": pad})
+	}
+	for i := range held + after {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`42/b,["news",{"i":%d,"pad":"%s"}]`, i, pad); string(msg) != want {
+			head := msg[:min(len(msg), 40)]
+			t.Fatalf("message %d: %d bytes starting %q, want event %d whole (%d bytes)", i, len(msg), head, i, len(want))
+		}
+	}
+}

@@ -94,8 +94,9 @@ type wsTransport struct {
 
 // wsItem is one queued message: an engine packet, or a pre-built message.
 type wsItem struct {
-	pkt *packet.Packet
-	msg []byte // text message, written as it is
+	pkt    *packet.Packet
+	msg    []byte // text message, written as it is
+	framed []byte // whole frames, the rest of a write the socket took part of (release): written as they are
 }
 
 // wsBuilder constructs wsTransport for the engine (ServerOptions.SetTransports).
@@ -370,8 +371,15 @@ func (w *wsTransport) queueMessage(msg []byte, limit int, hold *WriteHold) int {
 	return 1
 }
 
-// release starts the writer for what was queued under a WriteHold, unless
-// one runs already (an engine Send started it meanwhile).
+// release writes what was queued under a WriteHold, unless a writer runs
+// already (an engine Send started it meanwhile). It writes on the caller's
+// goroutine, with one write(2) that does not wait: the hold's Release
+// walks every client that got something, as Node's broadcast loop does,
+// instead of waking a writer goroutine per client (at 1,000 listeners the
+// last of 1,000 goroutines waited for the scheduler: the realistic
+// series' p99, docs/PERFORMANCE.md). What the socket does not take at
+// once — a client that reads slowly — goes to the writer goroutine, ahead
+// of anything queued meanwhile.
 func (w *wsTransport) release() {
 	w.mu.Lock()
 	w.held = false
@@ -379,7 +387,106 @@ func (w *wsTransport) release() {
 		w.mu.Unlock()
 		return
 	}
-	w.kick()
+	if w.raw == nil || w.drains > 0 || w.PerMessageDeflate() != nil {
+		w.kick()
+		return
+	}
+	items := w.queue
+	w.queue, w.spare = w.spare[:0], nil
+	w.running = true // queueMessage and Send append meanwhile, and start no writer
+	w.wake()
+	w.mu.Unlock()
+	rest, err := w.writeNow(items)
+	clear(items)
+	w.mu.Lock()
+	if w.spare == nil && cap(items) <= 4096 {
+		w.spare = items[:0]
+	}
+	if err != nil || w.closed {
+		w.running = false
+		w.mu.Unlock()
+		if err != nil {
+			w._error(err)
+		}
+		return
+	}
+	if rest != nil {
+		w.queue = append([]wsItem{{framed: rest}}, w.queue...)
+	}
+	if len(w.queue) == 0 {
+		w.running = false
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	go w.writer()
+}
+
+// writeNow frames items and writes them with one write(2) that does not
+// wait for the socket: it returns what the socket did not take (a copy),
+// nil when it took everything.
+func (w *wsTransport) writeNow(items []wsItem) ([]byte, error) {
+	bp := frameBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxCoalesce*2 {
+			*bp = buf[:0]
+			frameBufs.Put(bp)
+		}
+	}()
+	for _, it := range items {
+		if it.framed != nil {
+			buf = append(buf, it.framed...)
+			continue
+		}
+		mt, data, err := w.encode(it)
+		if err != nil {
+			return nil, err
+		}
+		buf = appendFrame(buf, mt, data)
+	}
+	n, err := w.tryWrite(buf)
+	if err != nil || n == len(buf) {
+		return nil, err
+	}
+	return append([]byte(nil), buf[n:]...), nil
+}
+
+// tryWrite is writeConn without the wait: one write(2) on the socket (non-
+// blocking, as the runtime keeps it), which may take part of b or none.
+// A part taken is not a torn write: the rest follows, in order.
+func (w *wsTransport) tryWrite(b []byte) (int, error) {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.down.Load() || w.torn.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := rawWrite(w.raw, b)
+	if err != nil && n > 0 {
+		w.torn.Store(true)
+	}
+	return n, err
+}
+
+// rawWrite writes b to the socket once, without waiting for it to be
+// writable: EAGAIN is 0 bytes and no error. A seam for the tests, like
+// connWrite.
+var rawWrite = func(raw syscall.RawConn, b []byte) (int, error) {
+	var n int
+	var werr error
+	if err := raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), b)
+		return true // one attempt: never wait for the socket
+	}); err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		n = 0
+	}
+	if werr == syscall.EAGAIN || werr == syscall.EINTR {
+		werr = nil
+	}
+	return n, werr
 }
 
 // kick starts the writer if none runs, and unlocks w.mu.
@@ -457,11 +564,15 @@ func (w *wsTransport) write(items []wsItem) error {
 		}
 	}()
 	for _, it := range items {
-		mt, data, err := w.encode(it)
-		if err != nil {
-			return err
+		if it.framed != nil {
+			buf = append(buf, it.framed...)
+		} else {
+			mt, data, err := w.encode(it)
+			if err != nil {
+				return err
+			}
+			buf = appendFrame(buf, mt, data)
 		}
-		buf = appendFrame(buf, mt, data)
 		if len(buf) >= maxCoalesce {
 			if err := w.writeConn(buf); err != nil {
 				return err
