@@ -26,6 +26,12 @@ export const metricsTick = signal(0);
 export const nsSeq = Object.fromEntries(NAMESPACES.map((n) => [n, null]));
 let maxSeq = 0; // highest seq seen on any namespace
 let maxStoredSeq = 0; // highest seq of a stored event seen
+// maxStoredSeq when /system last sent its CONNECT: mpmd's status answer to
+// it carries a last_seq at least this high unless the store is another one.
+// (Events of other namespaces can arrive before that answer with seqs above
+// its last_seq: comparing with maxStoredSeq itself started over for nothing
+// and lost the replay in flight.)
+let systemConnectSeq = 0;
 let historySeq = 0;
 let historyLoaded = false;
 let pending = [];
@@ -66,7 +72,7 @@ function receive(ns, name, payload) {
     if (seq > maxStoredSeq) maxStoredSeq = seq;
   }
   if (seq > maxSeq) maxSeq = seq;
-  if (ns === '/system' && name === 'status' && payload && typeof payload.last_seq === 'number' && payload.last_seq < maxStoredSeq) {
+  if (ns === '/system' && name === 'status' && payload && typeof payload.last_seq === 'number' && payload.last_seq < systemConnectSeq) {
     storeReset(payload.last_seq);
     return;
   }
@@ -273,7 +279,10 @@ function openSockets() {
     const s = m.socket(ns, {
       // A function, so every reconnection asks for what came after the
       // newest event this namespace delivered.
-      auth: (cb) => cb({ token: cfg.token || undefined, since_seq: nsSeq[ns] ?? undefined }),
+      auth: (cb) => {
+        if (ns === '/system') systemConnectSeq = maxStoredSeq;
+        cb({ token: cfg.token || undefined, since_seq: nsSeq[ns] ?? undefined });
+      },
     });
     sock.sockets[ns] = s;
     s.on('connect', () => {
@@ -334,6 +343,7 @@ function storeReset(lastSeq) {
   stream.floorSeq = 0;
   pending = [];
   maxStoredSeq = 0;
+  systemConnectSeq = 0;
   maxSeq = lastSeq;
   for (const n of NAMESPACES) nsSeq[n] = 0;
   for (const s of Object.values(sock.sockets)) {
