@@ -12,12 +12,10 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +49,11 @@ CREATE INDEX IF NOT EXISTS events_ns_seq ON events(namespace, seq);
 CREATE INDEX IF NOT EXISTS events_session_seq ON events(session_id, seq);
 CREATE INDEX IF NOT EXISTS events_event_seq ON events(event, seq);
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms);
+CREATE TABLE IF NOT EXISTS ts_blocks (
+	block  INTEGER PRIMARY KEY,
+	min_ts INTEGER NOT NULL,
+	max_ts INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
 	value INTEGER NOT NULL
@@ -142,6 +145,10 @@ func Open(path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open event store %s: %w", path, err)
 	}
+	if err := s.buildTimeBlocks(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open event store %s: %w", path, err)
+	}
 	s.lastSeq.Store(max(last.Int64, maxSeq.Int64))
 	s.count.Store(n.Int64)
 	if s.ins, err = s.w.Prepare(insertSQL); err != nil {
@@ -205,6 +212,7 @@ type Tx struct {
 	release  func()
 	buf      []byte // Append's encoding buffer
 	meta     map[string]int64
+	blocks   []timeBlock // the time span of each seq block this batch wrote to
 }
 
 // Begin starts a write batch. It waits for any other open batch to end.
@@ -262,6 +270,7 @@ func (t *Tx) AppendEncoded(ctx context.Context, ev *event.Event, data string) (d
 	t.next = seq
 	t.added++
 	ev.Seq = seq
+	t.noteTime(seq, ev.Time.UnixMilli())
 	return false, nil
 }
 
@@ -290,6 +299,7 @@ func (t *Tx) AppendAt(ctx context.Context, ev *event.Event) (duplicate bool, err
 		return true, nil
 	}
 	t.added++
+	t.noteTime(ev.Seq, ev.Time.UnixMilli())
 	return false, nil
 }
 
@@ -327,6 +337,12 @@ func (t *Tx) Commit() error {
 		if _, err := t.tx.Exec(raiseMetaSQL, k, v); err != nil {
 			_ = t.tx.Rollback()
 			return fmt.Errorf("store %s: %w", k, err)
+		}
+	}
+	for _, b := range t.blocks {
+		if _, err := t.tx.Exec(upsertBlockSQL, b.block, b.min, b.max); err != nil {
+			_ = t.tx.Rollback()
+			return fmt.Errorf("store the time span of seqs: %w", err)
 		}
 	}
 	// A stored event's seq is found again as max(seq); only a reserved seq
@@ -520,18 +536,6 @@ func escapeLike(s string) string {
 	return r.Replace(s)
 }
 
-// Each calls fn for every event that f selects, in seq order (descending if
-// f.Desc), stopping at fn's first error.
-func (s *Store) Each(ctx context.Context, f Filter, fn func(*event.Event) error) error {
-	q, args := s.eventsQuery(ctx, f)
-	return s.scan(ctx, q, args, fn)
-}
-
-// timeIndexCap is how many events a time range may select for the range
-// to be read through the ts_ms index (then sorted by seq); a wider range
-// is read in seq order instead, which finds a page of it quickly.
-var timeIndexCap = 10_000 // a variable for the tests
-
 // namespaceSet is the namespaces f allows: nil for any, empty for none
 // (Namespace and Namespaces both given and disjoint).
 func (f Filter) namespaceSet() []string {
@@ -550,102 +554,6 @@ func (f Filter) namespaceSet() []string {
 		}
 	}
 	return []string{}
-}
-
-// eventsQuery is the SQL Each runs for f, and its arguments. It names the
-// index to read: SQLite's planner, without statistics, picks an index
-// that does not give seq order for some filters and then sorts every
-// match to return a page (every namespace IN list, a rare event name),
-// which at millions of stored events takes seconds. With the index named,
-// every filter but a time range alone and text alone reads only the
-// events it returns (plus, for an event name or text under another
-// filter, the ones it skips).
-func (s *Store) eventsQuery(ctx context.Context, f Filter) (string, []any) {
-	const cols = `SELECT seq, event_id, namespace, event, ts_ms, session_id, data FROM events`
-	tail := " ORDER BY seq"
-	if f.Desc {
-		tail += " DESC"
-	}
-	if f.Limit > 0 {
-		tail += " LIMIT " + strconv.Itoa(f.Limit)
-	}
-	nss := f.namespaceSet()
-	if nss != nil && len(nss) == 0 {
-		return cols + " WHERE 0" + tail, nil
-	}
-	g := f
-	g.Namespaces = nil
-	if len(nss) == 1 {
-		g.Namespace = nss[0]
-	}
-	switch {
-	case g.SessionID != "":
-		if len(nss) > 1 {
-			g.Namespaces = nss
-		}
-		where, args := g.where()
-		return cols + " INDEXED BY events_session_seq" + where + tail, args
-	case g.Event != "":
-		if len(nss) > 1 {
-			g.Namespaces = nss
-		}
-		where, args := g.where()
-		return cols + " INDEXED BY events_event_seq" + where + tail, args
-	case len(nss) == 1:
-		where, args := g.where()
-		return cols + " INDEXED BY events_ns_seq" + where + tail, args
-	case len(nss) > 1:
-		// One index range per namespace, merged in seq order.
-		var parts []string
-		var args []any
-		for _, ns := range nss {
-			g.Namespace = ns
-			where, a := g.where()
-			parts = append(parts, cols+" INDEXED BY events_ns_seq"+where)
-			args = append(args, a...)
-		}
-		return strings.Join(parts, " UNION ALL ") + tail, args
-	case !f.Since.IsZero() || !f.Until.IsZero():
-		if s != nil && s.timeRangeSmall(ctx, f) {
-			where, args := g.where()
-			return cols + " INDEXED BY events_ts" + where + tail, args
-		}
-		where, args := g.where()
-		return cols + " NOT INDEXED" + where + tail, args
-	}
-	where, args := g.where()
-	return cols + where + tail, args
-}
-
-// timeRangeSmall tells whether f's time range selects at most
-// timeIndexCap events (read from the ts_ms index alone).
-func (s *Store) timeRangeSmall(ctx context.Context, f Filter) bool {
-	q := `SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_ts WHERE `
-	var args []any
-	switch {
-	case !f.Since.IsZero() && !f.Until.IsZero():
-		q += `ts_ms >= ? AND ts_ms <= ?`
-		args = append(args, f.Since.UnixMilli(), f.Until.UnixMilli())
-	case !f.Since.IsZero():
-		q += `ts_ms >= ?`
-		args = append(args, f.Since.UnixMilli())
-	default:
-		q += `ts_ms <= ?`
-		args = append(args, f.Until.UnixMilli())
-	}
-	q += ` LIMIT ` + strconv.Itoa(timeIndexCap+1) + `)`
-	var n int
-	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
-		return false
-	}
-	return n <= timeIndexCap
-}
-
-// Explain is SQLite's query plan for the query Each runs for f, one line
-// per step (EXPLAIN QUERY PLAN's detail column), for tests and benchmarks.
-func (s *Store) Explain(ctx context.Context, f Filter) ([]string, error) {
-	q, args := s.eventsQuery(ctx, f)
-	return s.explain(ctx, q, args)
 }
 
 func (s *Store) explain(ctx context.Context, q string, args []any) ([]string, error) {
@@ -686,55 +594,6 @@ type Raw struct {
 	TimeMs    int64
 	SessionID string
 	Data      []byte
-}
-
-// EachRaw is Each without decoding the data: for a caller that writes the
-// events out as JSON again (the HTTP API), which then costs a copy, not a
-// parse and an encoding.
-func (s *Store) EachRaw(ctx context.Context, f Filter, fn func(*Raw) error) error {
-	q, args := s.eventsQuery(ctx, f)
-	rows, err := s.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("query events: %w", err)
-	}
-	defer rows.Close()
-	var r Raw
-	for rows.Next() {
-		var data sql.RawBytes
-		if err := rows.Scan(&r.Seq, &r.ID, &r.Namespace, &r.Name, &r.TimeMs, &r.SessionID, &data); err != nil {
-			return fmt.Errorf("read event: %w", err)
-		}
-		r.Data = data
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// scan runs the events query q and calls fn for each row.
-func (s *Store) scan(ctx context.Context, q string, args []any, fn func(*event.Event) error) error {
-	rows, err := s.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("query events: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ev event.Event
-		var ts int64
-		var data string
-		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Namespace, &ev.Name, &ts, &ev.SessionID, &data); err != nil {
-			return fmt.Errorf("read event: %w", err)
-		}
-		ev.Time = time.UnixMilli(ts).UTC()
-		if err := json.Unmarshal([]byte(data), &ev.Data); err != nil {
-			return fmt.Errorf("decode event %d: %w", ev.Seq, err)
-		}
-		if err := fn(&ev); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // Query returns the events f selects.
@@ -789,6 +648,13 @@ func (s *Store) Prune(ctx context.Context, maxAge time.Duration, maxCount int64)
 		}
 		n, _ := res.RowsAffected()
 		total += n
+	}
+	// A block's span may now be wider than its events' (still a bound);
+	// blocks below the oldest event bound nothing.
+	if total > 0 {
+		if _, err := s.w.ExecContext(ctx, `DELETE FROM ts_blocks WHERE block < coalesce((SELECT min(seq) FROM events), 9223372036854775807) >> ?`, blockBits); err != nil {
+			return total, fmt.Errorf("prune: the time span of seqs: %w", err)
+		}
 	}
 	s.count.Add(-total)
 	return total, nil
