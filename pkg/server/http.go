@@ -275,19 +275,37 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	switch q.Get("format") {
 	case "", "json":
 	case "jsonl", "ndjson":
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.Header().Set("Content-Disposition", `attachment; filename="mpm-events.jsonl"`)
+		// The headers go with the first line: a query that fails before
+		// it is answered with an error, never an empty 200.
 		var line []byte
+		written := false
 		err := s.store.EachRaw(r.Context(), f, func(e *store.Raw) error {
 			var err error
 			if line, err = appendRawEvent(line[:0], e); err != nil {
 				return err
 			}
+			if !written {
+				w.Header().Set("Content-Type", "application/x-ndjson")
+				w.Header().Set("Content-Disposition", `attachment; filename="mpm-events.jsonl"`)
+				written = true
+			}
 			_, err = w.Write(append(line, '\n'))
 			return err
 		})
-		if err != nil {
+		switch {
+		case err == nil && !written:
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.Header().Set("Content-Disposition", `attachment; filename="mpm-events.jsonl"`)
+			w.WriteHeader(http.StatusOK)
+		case err != nil && !written:
+			s.log.Warn("export failed", "err", err)
+			writeQueryError(w, r, err)
+		case err != nil:
+			// Part of it is sent: break the response off (no final
+			// chunk), so the client sees an export cut short, not a
+			// complete one.
 			s.log.Warn("export stopped", "err", err)
+			panic(http.ErrAbortHandler)
 		}
 		return
 	default:
@@ -316,7 +334,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		bp.body, bp.ends = body, ends
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "could not read the event store: "+err.Error())
+		writeQueryError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -342,6 +360,18 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	bw.WriteString(strconv.FormatInt(s.store.LastSeq(), 10))
 	bw.WriteString("}\n")
 	_ = bw.Flush()
+}
+
+// writeQueryError answers a history query that failed: 503 when it ran
+// out of the request's time (its statement interrupted), 500 otherwise.
+func writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
+	// (The request's context may be cancelled rather than past its
+	// deadline: the connection's read deadline, the same instant, ends it.)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || r.Context().Err() != nil {
+		writeError(w, http.StatusServiceUnavailable, "the query took longer than a request may (it was stopped): narrow it with session_id, since_seq/until_seq or a time range, or retry")
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "could not read the event store: "+err.Error())
 }
 
 // pageBuf holds one /api/events page as it is written.
